@@ -1,0 +1,112 @@
+"""``heritage worker``: takes jobs from the shared queue and runs their handlers.
+
+Handlers register by job kind in :data:`HANDLERS` (see :func:`handler`). A handler receives a
+:class:`JobContext`; it must be resumable (a job whose worker died is run again: skip work that
+was already committed) and should call :meth:`JobContext.progress` often — that is the heartbeat
+and the cancellation check.
+"""
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import signal
+import socket
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from config import HeritageError
+from repository import Repository
+from repository import jobs as queue
+from repository.models import Job, JobState
+
+log = logging.getLogger("heritage.worker")
+
+#: job kind -> handler(ctx). Filled by the modules in HANDLER_MODULES when they are imported.
+HANDLERS: dict[str, Callable[["JobContext"], None]] = {}
+#: Modules whose import registers handlers. One line each.
+HANDLER_MODULES: tuple[str, ...] = ()
+
+
+class JobCancelled(Exception):
+    """Raised inside a handler when the job was cancelled."""
+
+
+def handler(kind: str):
+    """Decorator: register a function as the handler of jobs of ``kind``."""
+
+    def wrap(fn: Callable[["JobContext"], None]):
+        HANDLERS[kind] = fn
+        return fn
+
+    return wrap
+
+
+def load_handlers() -> dict[str, Callable[["JobContext"], None]]:
+    for name in HANDLER_MODULES:
+        importlib.import_module(name)
+    return HANDLERS
+
+
+@dataclass
+class JobContext:
+    repo: Repository
+    job: Job
+    worker: str
+
+    @property
+    def payload(self) -> dict[str, Any]:
+        return self.job.payload
+
+    def progress(self, done: int | float, total: int | float, step: str, errors: list | None = None) -> None:
+        """Report progress; raises :class:`JobCancelled` when someone cancelled the job."""
+        prog = {"done": done, "total": total, "step": step,
+                "errors": errors if errors is not None else self.job.progress.get("errors", [])}
+        self.job.progress = prog
+        if not queue.heartbeat(self.repo.db, self.job.id, prog):
+            raise JobCancelled(f"job {self.job.id} cancelled")
+
+
+class Worker:
+    def __init__(self, repo: Repository, name: str | None = None, poll_seconds: float = 1.0):
+        self.repo = repo
+        self.name = name or f"{socket.gethostname()}:{os.getpid()}"
+        self.poll_seconds = poll_seconds
+        self.stopping = False
+
+    def run(self, once: bool = False) -> int:
+        """Run jobs until stopped (SIGTERM/SIGINT), or until the queue is empty with ``once``."""
+        handlers = load_handlers()
+        self.repo.store.sweep_temp()
+        signal.signal(signal.SIGTERM, self._stop)
+        ran = 0
+        while not self.stopping:
+            job = queue.claim(self.repo.db, self.name, kinds=list(handlers),
+                              stale_after=self.repo.settings.job_stale_seconds)
+            if job is None:
+                if once:
+                    break
+                time.sleep(self.poll_seconds)
+                continue
+            self.run_job(job, handlers[job.kind])
+            ran += 1
+        return ran
+
+    def run_job(self, job: Job, fn: Callable[[JobContext], None]) -> None:
+        ctx = JobContext(self.repo, job, self.name)
+        log.info("job %s (%s) started", job.id, job.kind)
+        try:
+            fn(ctx)
+        except JobCancelled:
+            queue.finish(self.repo.db, job.id, JobState.CANCELLED, "cancelled", ctx.job.progress)
+        except HeritageError as exc:
+            queue.finish(self.repo.db, job.id, JobState.FAILED, str(exc), ctx.job.progress)
+        except Exception as exc:  # a bug or an OS error: record it, keep the worker alive
+            log.exception("job %s failed", job.id)
+            queue.finish(self.repo.db, job.id, JobState.FAILED, f"{type(exc).__name__}: {exc}", ctx.job.progress)
+        else:
+            queue.finish(self.repo.db, job.id, JobState.DONE, None, ctx.job.progress)
+
+    def _stop(self, *_: Any) -> None:
+        self.stopping = True

@@ -1,0 +1,126 @@
+"""The DB-backed job queue shared by the CLI, the web and every ``heritage worker``.
+
+Claiming is safe with many workers: PostgreSQL uses ``FOR UPDATE SKIP LOCKED``; SQLite takes
+the database write lock (``BEGIN IMMEDIATE``) for the claim. A running job whose heartbeat is
+older than ``stale_after`` seconds belongs to a dead worker and is claimed again (its handler
+must be resumable: skip work already committed).
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any, Iterable
+
+from sqlalchemy import or_, select, text, update
+from sqlalchemy.orm import Session
+
+from config import InvalidInput, NotFound
+from repository.db import Database
+from repository.models import Job, JobState, utcnow
+
+MAX_ATTEMPTS = 5
+
+
+def enqueue(session: Session, kind: str, payload: dict[str, Any] | None = None, *,
+            item_id: int | None = None, created_by: str = "cli") -> Job:
+    """Add a job (committed with the caller's transaction)."""
+    job = Job(kind=kind, payload=payload or {}, item_id=item_id, created_by=created_by,
+              progress={"done": 0, "total": 0, "step": "queued", "errors": []})
+    session.add(job)
+    session.flush()
+    return job
+
+
+def claim(db: Database, worker: str, kinds: Iterable[str] | None = None, stale_after: int = 120) -> Job | None:
+    """Take the oldest runnable job for ``worker``, or None. The job comes back detached."""
+    stale = utcnow() - timedelta(seconds=stale_after)
+    runnable = or_(
+        Job.state == JobState.QUEUED.value,
+        (Job.state == JobState.RUNNING.value) & (Job.heartbeat_at < stale),
+    )
+    query = select(Job).where(runnable).order_by(Job.id).limit(1)
+    if kinds is not None:
+        query = query.where(Job.kind.in_(list(kinds)))
+    with db.session() as session:
+        if db.is_sqlite:
+            session.execute(text("BEGIN IMMEDIATE"))
+        else:
+            query = query.with_for_update(skip_locked=True)
+        job = session.execute(query).scalar_one_or_none()
+        if job is None:
+            session.rollback()
+            return None
+        if job.attempts >= MAX_ATTEMPTS:
+            job.state = JobState.FAILED.value
+            job.error = job.error or f"gave up after {job.attempts} attempts (worker died each time)"
+            job.finished_at = utcnow()
+            session.commit()
+            return claim(db, worker, kinds, stale_after)
+        now = utcnow()
+        job.state = JobState.RUNNING.value
+        job.worker = worker
+        job.attempts += 1
+        job.started_at = job.started_at or now
+        job.heartbeat_at = now
+        session.commit()
+        session.refresh(job)
+        session.expunge(job)
+        return job
+
+
+def heartbeat(db: Database, job_id: int, progress: dict[str, Any] | None = None) -> bool:
+    """Record liveness (and progress). Returns False when cancellation was requested."""
+    with db.transaction() as session:
+        values: dict[str, Any] = {"heartbeat_at": utcnow()}
+        if progress is not None:
+            values["progress"] = progress
+        session.execute(update(Job).where(Job.id == job_id).values(**values))
+        return not session.get(Job, job_id).cancel_requested
+
+
+def finish(db: Database, job_id: int, state: JobState = JobState.DONE, error: str | None = None,
+           progress: dict[str, Any] | None = None) -> None:
+    with db.transaction() as session:
+        job = session.get(Job, job_id)
+        job.state = state.value
+        job.error = error
+        job.finished_at = utcnow()
+        if progress is not None:
+            job.progress = progress
+
+
+def request_cancel(session: Session, job_id: int) -> Job:
+    job = session.get(Job, job_id)
+    if job is None:
+        raise NotFound(f"no job {job_id}")
+    if job.state == JobState.QUEUED.value:
+        job.state = JobState.CANCELLED.value
+        job.finished_at = utcnow()
+    elif job.state == JobState.RUNNING.value:
+        job.cancel_requested = True
+    else:
+        raise InvalidInput(f"job {job_id} is already {job.state}")
+    return job
+
+
+def retry(session: Session, job_id: int) -> Job:
+    job = session.get(Job, job_id)
+    if job is None:
+        raise NotFound(f"no job {job_id}")
+    if job.state not in (JobState.FAILED.value, JobState.CANCELLED.value):
+        raise InvalidInput(f"only failed or cancelled jobs can be retried; job {job_id} is {job.state}")
+    job.state = JobState.QUEUED.value
+    job.error = None
+    job.cancel_requested = False
+    job.attempts = 0
+    job.finished_at = None
+    return job
+
+
+def pending(session: Session, ids: Iterable[int]) -> list[Job]:
+    """Jobs among ``ids`` that are not finished yet."""
+    return list(session.scalars(select(Job).where(
+        Job.id.in_(list(ids)), Job.state.in_([JobState.QUEUED.value, JobState.RUNNING.value]))))
+
+
+def aware(dt: datetime | None) -> datetime | None:
+    return dt.replace(tzinfo=timezone.utc) if dt is not None and dt.tzinfo is None else dt

@@ -1,0 +1,1 @@
+"""Full-text search: one SearchBackend interface, Whoosh and Elasticsearch implementations."""

@@ -1,0 +1,78 @@
+"""Object store: content-addressed, atomic, de-duplicated; every stored file has fixity + event."""
+import hashlib
+import io
+
+import pytest
+from sqlalchemy import select
+
+from repository.models import Blob, Collection, Event, Item
+from repository.store import ObjectStore
+
+
+def test_same_bytes_are_stored_once(tmp_path):
+    store = ObjectStore(tmp_path / "objects")
+    a = store.put_bytes("廣州".encode())
+    b = store.put_bytes("廣州".encode())
+    assert a.sha256 == b.sha256 == hashlib.sha256("廣州".encode()).hexdigest()
+    assert a.created and not b.created
+    assert list(store.iter_objects()) == [a.sha256]
+    assert a.path.read_bytes() == "廣州".encode()
+
+
+def test_a_failed_write_leaves_no_file(tmp_path):
+    store = ObjectStore(tmp_path / "objects")
+
+    class Exploding(io.BytesIO):
+        def read(self, n=-1):
+            if self.tell() > 0:
+                raise OSError("disk on fire")
+            return super().read(4)
+
+    with pytest.raises(OSError):
+        store.put_stream(Exploding(b"0123456789"))
+    assert list((tmp_path / "objects").rglob("*")) == []
+
+
+def test_leftover_temp_files_are_swept(tmp_path):
+    store = ObjectStore(tmp_path / "objects")
+    store.put_bytes(b"x")
+    (store.root / ".tmp-crashed").write_bytes(b"half")
+    assert store.sweep_temp() == 1
+    assert not (store.root / ".tmp-crashed").exists()
+
+
+def test_storing_records_fixity_and_an_audit_event(repo, tmp_path):
+    src = tmp_path / "scan.png"
+    src.write_bytes(b"\x89PNG fake but bytes")
+    with repo.unit_of_work("cli") as uow:
+        blob = uow.store_file(src)
+    with repo.session() as s:
+        row = s.get(Blob, blob.sha256)
+        assert row.size == src.stat().st_size
+        types = {e.type for e in s.scalars(select(Event).where(Event.sha256 == blob.sha256))}
+    assert {"message digest calculation", "ingestion"} <= types
+    assert repo.store.hash_of(blob.sha256) == hashlib.sha256(src.read_bytes()).hexdigest()
+
+
+def test_a_failed_unit_of_work_removes_the_files_it_stored(repo, tmp_path):
+    src = tmp_path / "a.bin"
+    src.write_bytes(b"only in this transaction")
+    with pytest.raises(RuntimeError):
+        with repo.unit_of_work("cli") as uow:
+            blob = uow.store_file(src)
+            raise RuntimeError("derivative failed")
+    assert not repo.store.exists(blob.sha256)
+    with repo.session() as s:
+        assert s.get(Blob, blob.sha256) is None
+
+
+def test_a_failed_unit_of_work_keeps_bytes_that_were_already_stored(repo, tmp_path):
+    src = tmp_path / "a.bin"
+    src.write_bytes(b"shared bytes")
+    with repo.unit_of_work("cli") as uow:
+        kept = uow.store_file(src)
+    with pytest.raises(RuntimeError):
+        with repo.unit_of_work("cli") as uow:
+            uow.store_file(src)
+            raise RuntimeError("boom")
+    assert repo.store.exists(kept.sha256)

@@ -1,0 +1,1 @@
+"""Flask app factory + blueprints. ``from web.app import create_app``."""
