@@ -30,7 +30,8 @@ def enqueue(session: Session, kind: str, payload: dict[str, Any] | None = None, 
     return job
 
 
-def claim(db: Database, worker: str, kinds: Iterable[str] | None = None, stale_after: int = 120) -> Job | None:
+def claim(db: Database, worker: str, kinds: Iterable[str] | None = None, stale_after: int = 120,
+          only_ids: Iterable[int] | None = None) -> Job | None:
     """Take the oldest runnable job for ``worker``, or None. The job comes back detached."""
     stale = utcnow() - timedelta(seconds=stale_after)
     runnable = or_(
@@ -40,6 +41,8 @@ def claim(db: Database, worker: str, kinds: Iterable[str] | None = None, stale_a
     query = select(Job).where(runnable).order_by(Job.id).limit(1)
     if kinds is not None:
         query = query.where(Job.kind.in_(list(kinds)))
+    if only_ids is not None:
+        query = query.where(Job.id.in_(list(only_ids)))
     with db.session() as session:
         if db.is_sqlite:
             session.execute(text("BEGIN IMMEDIATE"))
@@ -54,7 +57,7 @@ def claim(db: Database, worker: str, kinds: Iterable[str] | None = None, stale_a
             job.error = job.error or f"gave up after {job.attempts} attempts (worker died each time)"
             job.finished_at = utcnow()
             session.commit()
-            return claim(db, worker, kinds, stale_after)
+            return claim(db, worker, kinds, stale_after, only_ids)
         now = utcnow()
         job.state = JobState.RUNNING.value
         job.worker = worker
