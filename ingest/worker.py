@@ -81,17 +81,30 @@ class Worker:
         self.repo.store.sweep_temp()
         signal.signal(signal.SIGTERM, self._stop)
         ran = 0
+        last_drain = 0.0
         while not self.stopping:
             job = queue.claim(self.repo.db, self.name, kinds=list(handlers),
                               stale_after=self.repo.settings.job_stale_seconds)
+            if job is not None:
+                self.run_job(job, handlers[job.kind])
+                ran += 1
+            if job is not None or time.monotonic() - last_drain > 5:
+                self.drain_search()
+                last_drain = time.monotonic()
             if job is None:
                 if once:
                     break
                 time.sleep(self.poll_seconds)
-                continue
-            self.run_job(job, handlers[job.kind])
-            ran += 1
         return ran
+
+    def drain_search(self) -> None:
+        """Push queued index changes to search; an unreachable backend keeps them queued."""
+        from search import drain_outbox
+
+        try:
+            drain_outbox(self.repo)
+        except HeritageError as exc:
+            log.warning("search not updated yet: %s", exc)
 
     def run_job(self, job: Job, fn: Callable[[JobContext], None]) -> None:
         ctx = JobContext(self.repo, job, self.name)
