@@ -238,7 +238,7 @@ class Segment(Base):
     item: Mapped[Item] = relationship(back_populates="segments")
     __table_args__ = (
         CheckConstraint("start >= 0", name="segment_start_nonnegative"),
-        CheckConstraint("end >= start", name="segment_end_after_start"),
+        CheckConstraint('"end" >= start', name="segment_end_after_start"),  # "end" is reserved in PostgreSQL
         CheckConstraint("kind in ('transcript','chapter')", name="segment_kind_valid"),
     )
 

@@ -192,7 +192,7 @@ def upgrade() -> None:
     sa.Column('keywords', sa.JSON(), nullable=False),
     sa.Column('synopsis', sa.Text(), nullable=True),
     sa.CheckConstraint("kind in ('transcript','chapter')", name='segment_kind_valid'),
-    sa.CheckConstraint('end >= start', name='segment_end_after_start'),
+    sa.CheckConstraint('"end" >= start', name='segment_end_after_start'),
     sa.CheckConstraint('start >= 0', name='segment_start_nonnegative'),
     sa.ForeignKeyConstraint(['item_id'], ['item.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id')
