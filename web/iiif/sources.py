@@ -1,0 +1,145 @@
+"""Where a IIIF image's pixels come from: the page's stored image, or a pyramid made from it.
+
+A Page's image is the File with role ``page_image`` (``File.page_id`` = page id). Access is
+checked on every request through :mod:`repository.access` — a page of an unpublished item is
+"not found", exactly like a page that does not exist.
+
+Big images (more than :data:`PYRAMID_MIN_PIXELS`) are served from a pyramidal, tiled,
+JPEG-compressed TIFF made once with libvips (pyvips) and kept under ``<cache_dir>/pyramids``:
+a tile request then decodes only the few 256 px tiles of the nearest pyramid level, and memory
+stays bounded for 20 000 × 20 000 newspaper scans (libvips streams while it builds the
+pyramid). ``bench/iiif.py`` measures this against decoding the original with Pillow.
+"""
+from __future__ import annotations
+
+import fcntl
+import math
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image
+from sqlalchemy import select
+
+from config import NotFound
+from repository import Repository
+from repository.access import Viewer, can_view
+from repository.models import File, Item, Page
+from web.iiif.image import RegionReader, pillow_reader
+
+#: Images with more pixels than this are served through a pyramid (0 = always, None = never).
+PYRAMID_MIN_PIXELS: int | None = 6_000_000
+TILE = 256
+
+
+@dataclass(frozen=True)
+class ImageSource:
+    """One IIIF image as the image server needs it."""
+
+    image_id: str
+    sha256: str
+    path: Path
+    width: int
+    height: int
+    public: bool
+    item_id: int
+    page_n: int
+
+
+def find_source(repo: Repository, image_id: str, viewer: Viewer) -> ImageSource:
+    """The image ``image_id`` if ``viewer`` may see it; :class:`NotFound` otherwise."""
+    if len(image_id) > 64:
+        raise NotFound("no such image")
+    with repo.session() as s:
+        row = s.execute(
+            select(Page, File.sha256)
+            .join(File, (File.page_id == Page.id) & (File.role == "page_image"))
+            .where(Page.image_id == image_id)
+            .order_by(File.id.desc())
+            .limit(1)
+        ).first()
+        if row is None:
+            raise NotFound("no such image")
+        page, sha = row
+        item = s.get(Item, page.item_id)
+        if not can_view(item, viewer):
+            raise NotFound("no such image")
+        path = repo.store.path(sha)
+        width, height = page.width, page.height
+        if not width or not height:
+            with Image.open(path) as im:  # reads the header only
+                width, height = im.size
+        return ImageSource(image_id, sha, path, width, height, item.is_public, item.id, page.n)
+
+
+def pyramid_path(cache_dir: Path, sha256: str) -> Path:
+    return cache_dir / "pyramids" / sha256[:2] / f"{sha256}.tif"
+
+
+def ensure_pyramid(cache_dir: Path, source: Path, sha256: str) -> Path:
+    """Build (once, under a file lock) the pyramidal TIFF of ``source``; returns its path."""
+    import pyvips
+
+    target = pyramid_path(cache_dir, sha256)
+    if target.is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(target.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if target.is_file():
+            return target
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".tif", dir=target.parent)
+        os.close(fd)
+        try:
+            im = pyvips.Image.new_from_file(str(source), access="sequential")
+            if im.hasalpha():
+                im = im.flatten(background=[255])
+            if im.bands == 2:
+                im = im.extract_band(0)
+            im.tiffsave(tmp, tile=True, tile_width=TILE, tile_height=TILE, pyramid=True,
+                        compression="jpeg", Q=90, bigtiff=True)
+            os.replace(tmp, target)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+    return target
+
+
+def pyramid_reader(path: Path, width: int, height: int) -> RegionReader:
+    """A :data:`RegionReader` over a pyramid: picks the smallest level still big enough."""
+    import pyvips
+
+    def read(region: tuple[int, int, int, int], target: tuple[int, int]) -> Image.Image:
+        x, y, w, h = region
+        factor = min(w / target[0], h / target[1])
+        level = 0
+        if factor >= 2:
+            level = int(math.floor(math.log2(factor)))
+        n_pages = pyvips.Image.new_from_file(str(path), page=0).get_n_pages()
+        level = min(level, n_pages - 1)
+        im = pyvips.Image.new_from_file(str(path), page=level, access="random")
+        sx, sy = im.width / width, im.height / height
+        left, top = int(x * sx), int(y * sy)
+        right = min(im.width, max(left + 1, math.ceil((x + w) * sx)))
+        bottom = min(im.height, max(top + 1, math.ceil((y + h) * sy)))
+        part = im.crop(left, top, right - left, bottom - top)
+        if part.width != target[0] or part.height != target[1]:
+            part = part.resize(target[0] / part.width, vscale=target[1] / part.height, kernel="lanczos3")
+            if part.width != target[0] or part.height != target[1]:
+                part = part.gravity("north-west", target[0], target[1], extend="copy")
+        mode = {1: "L", 3: "RGB"}.get(part.bands)
+        if mode is None:
+            part = part.extract_band(0, n=3) if part.bands > 3 else part.extract_band(0)
+            mode = "RGB" if part.bands == 3 else "L"
+        if part.format != "uchar":
+            part = part.cast("uchar")
+        return Image.frombytes(mode, (part.width, part.height), part.write_to_memory())
+
+    return read
+
+
+def reader_for(source: ImageSource, cache_dir: Path, min_pixels: int | None = PYRAMID_MIN_PIXELS) -> RegionReader:
+    """Choose how to read ``source``: through a pyramid when it is big, else Pillow."""
+    if min_pixels is not None and source.width * source.height > min_pixels:
+        return pyramid_reader(ensure_pyramid(cache_dir, source.path, source.sha256), source.width, source.height)
+    return pillow_reader(str(source.path))
