@@ -26,7 +26,9 @@ log = logging.getLogger("heritage.worker")
 #: job kind -> handler(ctx). Filled by the modules in HANDLER_MODULES when they are imported.
 HANDLERS: dict[str, Callable[["JobContext"], None]] = {}
 #: Modules whose import registers handlers. One line each.
-HANDLER_MODULES: tuple[str, ...] = ()
+HANDLER_MODULES: tuple[str, ...] = (
+    "ingest.av",
+)
 
 
 class JobCancelled(Exception):

@@ -18,6 +18,7 @@ from config import HeritageError, Settings, load_settings
 
 #: Modules that add verbs (``register(cli)``). One line each; keep sorted.
 COMMAND_MODULES: tuple[str, ...] = (
+    "ingest.av.cli",
     "ingest.cli",
     "web.commands",
 )

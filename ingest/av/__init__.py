@@ -1,0 +1,228 @@
+"""Oral histories: audio/video ingest, web transcodes, posters, waveforms and transcripts.
+
+* :func:`is_media` — does ffprobe read this as a recording container we accept?
+* :func:`probe` — the facts (:class:`ingest.av.transcode.MediaInfo`), or :class:`InvalidInput`
+  saying why the file is refused (not media, no audio/video stream, truncated …).
+* :func:`prepare` — called by :mod:`ingest.intake` inside the item's unit of work: checks the
+  recording and its transcript, stores the original (and transcript + segments) and queues an
+  ``"av"`` job. Anything wrong raises before the unit of work commits: no item, no file.
+* the ``"av"`` job handler — makes the web copy (stream copy when possible), poster + strip for
+  video or waveform for audio, records them, sets the item's state and queues reindexing.
+* :func:`attach_transcript` — add or replace a transcript later (``heritage transcript attach``).
+"""
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from config import HeritageError, InvalidInput, NotFound
+from ingest.av import transcripts as tx
+from ingest.av.transcode import MediaInfo, make_access, make_poster, make_strip
+from ingest.av.transcode import probe as _probe
+from ingest.worker import JobCancelled, JobContext, handler
+from repository import Repository, UnitOfWork
+from repository import jobs as queue
+from repository.models import File, Item, ItemState, Job, Segment, utcnow
+
+log = logging.getLogger("heritage.av")
+
+JOB_KIND = "av"
+MEDIA_TYPES = ("Sound", "MovingImage")
+WORKER_AGENT = "heritage-worker"
+
+
+def is_media(path: Path | str) -> bool:
+    """True when ffprobe reads ``path`` as an accepted recording container.
+
+    Deliberately lenient: a damaged recording still counts, so that :func:`prepare` can say
+    exactly what is wrong with it (no stream, truncated …).
+    """
+    import ffmpeg
+
+    from ingest.av.transcode import ACCEPTED_FORMATS
+
+    try:
+        data = ffmpeg.probe(str(path))
+    except ffmpeg.Error:
+        return False
+    names = set(data.get("format", {}).get("format_name", "").split(","))
+    return bool(names & ACCEPTED_FORMATS)
+
+
+def probe(path: Path | str) -> MediaInfo:
+    """Probe a recording; :class:`InvalidInput` with the reason when it cannot be used."""
+    return _probe(path)
+
+
+def prepare(uow: UnitOfWork, item: Item, files: list[Path], options: Any) -> Job:
+    """Check the recording (and its transcript), store the original, queue the ``av`` job."""
+    if len(files) != 1:
+        raise InvalidInput("a recording is ingested as one file per item")
+    path = Path(files[0])
+    info = probe(path)
+    transcript_path = getattr(options, "transcript", None) or tx.sidecar(path)
+    transcript = tx.load(Path(transcript_path), info.duration) if transcript_path else None
+
+    item.type = info.item_type
+    item.duration = round(info.duration, 3)
+    original = uow.add_file(item, path, role="original", mime=_mime_of(info, path), filename=path.name,
+                            width=(info.video or {}).get("width"), height=(info.video or {}).get("height"),
+                            duration=item.duration, tech=info.summary())
+    if transcript is not None:
+        _save_transcript(uow, item, Path(transcript_path), transcript, replace=False)
+    uow.session.flush()
+    return queue.enqueue(uow.session, JOB_KIND, {"original": original.id, "filename": path.name},
+                         item_id=item.id, created_by=getattr(options, "agent", "cli"))
+
+
+_MIMES = {"wav": "audio/wav", "mp3": "audio/mpeg", "flac": "audio/flac", "ogg": "audio/ogg", "aac": "audio/aac",
+          "matroska": "video/x-matroska", "avi": "video/x-msvideo", "mpeg": "video/mpeg", "mpegts": "video/mp2t",
+          "dv": "video/dv", "aiff": "audio/aiff", "w64": "audio/x-w64"}
+
+
+def _mime_of(info: MediaInfo, path: Path) -> str:
+    families = info.format_name.split(",")
+    if "mov" in families:
+        if path.suffix.lower() == ".mov":
+            return "video/quicktime"
+        return "video/mp4" if info.is_video else "audio/mp4"
+    for fam in families:
+        if fam in _MIMES:
+            mime = _MIMES[fam]
+            if fam in ("ogg", "matroska") and info.is_video:
+                return "video/ogg" if fam == "ogg" else mime
+            if fam == "matroska" and not info.is_video:
+                return "audio/x-matroska"
+            return mime
+    return "application/octet-stream"
+
+
+# ---- transcripts ----------------------------------------------------------------------------
+
+
+def _save_transcript(uow: UnitOfWork, item: Item, path: Path, transcript: tx.Transcript, *,
+                     replace: bool) -> int:
+    """Store the transcript file, its WebVTT rendering and its segments on ``item``."""
+    kinds = {s.kind for s in transcript.segments}
+    if replace:
+        for seg in list(item.segments):
+            if seg.kind in kinds:
+                item.segments.remove(seg)
+        roles = {"transcript", "webvtt"}
+        for f in list(item.files):
+            if f.role in roles:
+                item.files.remove(f)
+        uow.session.flush()
+    charset = "" if transcript.encoding.startswith("utf-8") else f"; charset={transcript.encoding}"
+    uow.add_file(item, path, role="transcript", mime=transcript.mime + charset, filename=path.name,
+                 tech={"format": transcript.format, "encoding": transcript.encoding,
+                       "segments": len(transcript.segments)})
+    vtt_kind = "transcript" if any(s.kind == "transcript" for s in transcript.segments) else "chapter"
+    vtt_path = tx.write_temp(tx.to_webvtt(transcript.segments, kind=vtt_kind), ".vtt")
+    try:
+        uow.add_file(item, vtt_path, role="webvtt", mime="text/vtt", filename=path.stem + ".vtt",
+                     tech={"generated_from": path.name, "kind": vtt_kind})
+    finally:
+        vtt_path.unlink(missing_ok=True)
+    for s in transcript.segments:
+        item.segments.append(Segment(kind=s.kind, start=round(s.start, 3), end=round(s.end, 3), text=s.text,
+                                     speaker=s.speaker, title=s.title, keywords=s.keywords, synopsis=s.synopsis))
+    return len(transcript.segments)
+
+
+def attach_transcript(repo: Repository, item_id: int, path: Path | str, *, agent: str = "cli") -> int:
+    """Add (or replace) the transcript of a recording; returns how many segments it has.
+
+    The file is checked completely (format, encoding, every time code within the recording)
+    before anything is saved; the item is queued for reindexing.
+    """
+    path = Path(path)
+    with repo.unit_of_work(agent) as uow:
+        item = uow.session.get(Item, item_id)
+        if item is None or item.deleted_at is not None:
+            raise NotFound(f"no item {item_id}")
+        if item.type not in MEDIA_TYPES:
+            raise InvalidInput(f"item {item_id} is not a recording (it is {item.type}); transcripts belong to "
+                               f"audio or video items")
+        transcript = tx.load(path, item.duration)
+        n = _save_transcript(uow, item, path, transcript, replace=True)
+        uow.event("metadata modification", item=item,
+                  detail={"transcript": path.name, "format": transcript.format, "segments": n})
+        uow.reindex(item)
+        return n
+
+
+# ---- the job ----------------------------------------------------------------------------------
+
+
+@handler(JOB_KIND)
+def run_av_job(ctx: JobContext) -> None:
+    """Make the derivatives of one recording, then mark the item draft/published (or failed)."""
+    repo = ctx.repo
+    item_id = ctx.job.item_id
+    with repo.session() as s:
+        item = s.get(Item, item_id)
+        if item is None:
+            raise NotFound(f"item {item_id} no longer exists")
+        original = s.scalar(select(File).where(File.item_id == item_id, File.role == "original"))
+        if original is None:
+            raise NotFound(f"item {item_id} has no original recording")
+        done_roles = {f.role for f in item.files}
+        filename = original.filename or "recording"
+        src = repo.store.path(original.sha256)
+    try:
+        _derive(ctx, item_id, src, filename, done_roles)
+    except JobCancelled:
+        raise
+    except Exception as exc:
+        reason = str(exc) if isinstance(exc, HeritageError) else f"{type(exc).__name__}: {exc}"
+        reason = reason.replace(src.name, filename)
+        with repo.unit_of_work(WORKER_AGENT) as uow:
+            item = uow.session.get(Item, item_id)
+            item.state = ItemState.FAILED.value
+            item.error = f"{filename}: {reason}" if not reason.startswith(filename) else reason
+            uow.event("creation", item=item, outcome="failure", detail={"error": item.error})
+        raise
+
+
+def _derive(ctx: JobContext, item_id: int, src: Path, filename: str, done_roles: set[str]) -> None:
+    repo = ctx.repo
+    info = _probe(src)
+    total = round(info.duration, 3)
+    ctx.progress(0, total, f"transcoding {filename}")
+    repo.settings.cache_dir.mkdir(parents=True, exist_ok=True)
+    workdir = Path(tempfile.mkdtemp(prefix="av-", dir=repo.settings.cache_dir))
+    try:
+        derivatives = []
+        if "access" not in done_roles:
+            derivatives += make_access(info, workdir,
+                                       on_progress=lambda sec: ctx.progress(round(sec, 1), total,
+                                                                            f"transcoding {filename}"))
+        if info.is_video:
+            ctx.progress(total, total, "poster and thumbnail strip")
+            if "poster" not in done_roles:
+                derivatives.append(make_poster(info, workdir))
+            if "strip" not in done_roles:
+                derivatives.append(make_strip(info, workdir))
+        stem = Path(filename).stem
+        with repo.unit_of_work(WORKER_AGENT) as uow:
+            item = uow.session.get(Item, item_id)
+            for d in derivatives:
+                uow.add_file(item, d.path, role=d.role, mime=d.mime, filename=f"{stem}-{d.path.name}",
+                             width=d.width, height=d.height, duration=d.duration, tech=d.tech)
+            item.error = None
+            if item.publish_when_ready:
+                item.state = ItemState.PUBLISHED.value
+                item.published_at = utcnow()
+                uow.event("publication", item=item, detail={"when": "ingest finished"})
+            else:
+                item.state = ItemState.DRAFT.value
+            uow.reindex(item)
+        ctx.progress(total, total, "done")
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)

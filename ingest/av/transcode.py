@@ -1,0 +1,330 @@
+"""Probing recordings and making their web derivatives with the real ffprobe/ffmpeg.
+
+* :func:`probe` — ffprobe through ffmpeg-python, summarised as :class:`MediaInfo`.
+* :func:`make_access` — the web copy: video → MP4 (H.264 + AAC, ``+faststart``), audio → M4A
+  (AAC). Input that is already web-compatible is **stream-copied** (no re-encode). For audio the
+  waveform PNG (``showwavespic``) comes out of the same ffmpeg run, so the file is read once.
+* :func:`make_poster`, :func:`make_strip` — a poster frame and a thumbnail strip for video.
+
+ffmpeg reads and writes files itself (never through Python memory), so hours-long recordings
+are fine. Progress comes from ``-progress pipe:1`` (``out_time_us``) and is passed on in seconds.
+
+The ffmpeg command lines are built as plain argument lists rather than through ffmpeg-python's
+graph builder: one run has two outputs with different stream maps plus ``-progress``, which is
+clearer (and easier to check in tests and the benchmark) as the literal argv.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import threading
+import time
+import wave
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import ffmpeg
+
+from config import InvalidInput, Unavailable
+
+#: container families ffmpeg reports (``format_name`` parts) that we accept
+ACCEPTED_FORMATS = {"wav", "mp3", "flac", "mov", "mp4", "m4a", "ogg", "matroska", "webm", "avi",
+                    "mpeg", "mpegts", "dv", "aac", "aiff", "w64"}
+#: codecs a browser plays inside MP4/M4A without help
+WEB_VIDEO_CODECS = {"h264"}
+WEB_PIX_FMTS = {"yuv420p", "yuvj420p"}
+WEB_AUDIO_CODECS = {"aac"}
+SUPPORTED_TEXT = "WAV, MP3, FLAC, M4A/AAC, OGG/Opus, MP4, MOV, MKV, AVI, MPEG-2, DV"
+
+ProgressFn = Callable[[float], None]
+
+
+@dataclass
+class MediaInfo:
+    """What ffprobe says about a recording, reduced to what the pipeline needs."""
+
+    path: Path
+    format_name: str
+    duration: float
+    size: int
+    bit_rate: int | None
+    video: dict[str, Any] | None = None
+    audio: dict[str, Any] | None = None
+    streams: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def is_video(self) -> bool:
+        return self.video is not None
+
+    @property
+    def item_type(self) -> str:
+        return "MovingImage" if self.is_video else "Sound"
+
+    @property
+    def web_compatible(self) -> bool:
+        """True when the streams can go into MP4/M4A unchanged (stream copy)."""
+        audio_ok = self.audio is None or self.audio["codec"] in WEB_AUDIO_CODECS
+        if self.video is not None:
+            return (self.video["codec"] in WEB_VIDEO_CODECS and self.video.get("pix_fmt") in WEB_PIX_FMTS
+                    and audio_ok)
+        return self.audio is not None and audio_ok
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-able facts for ``File.tech``."""
+        return {"format": self.format_name, "duration": round(self.duration, 3), "size": self.size,
+                "bit_rate": self.bit_rate, "video": self.video, "audio": self.audio}
+
+
+def _num(value: Any, cast=float) -> Any:
+    try:
+        return cast(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _rate(text: str | None) -> float | None:
+    if not text or "/" not in text:
+        return _num(text)
+    a, b = text.split("/", 1)
+    a, b = _num(a), _num(b)
+    return round(a / b, 3) if a and b else None
+
+
+def probe(path: Path | str) -> MediaInfo:
+    """Probe ``path`` with ffprobe; :class:`InvalidInput` with a reason for anything unusable."""
+    path = Path(path)
+    name = path.name
+    if shutil.which("ffprobe") is None:
+        raise Unavailable("ffprobe is not installed (run scripts/setup.sh)")
+    try:
+        data = ffmpeg.probe(str(path))
+    except ffmpeg.Error as exc:
+        detail = (exc.stderr or b"").decode("utf-8", "replace").strip().splitlines()
+        reason = detail[-1].split(": ", 1)[-1] if detail else "unreadable"
+        raise InvalidInput(f"{name}: not a recording ffmpeg can read ({reason}); "
+                           f"supported: {SUPPORTED_TEXT}") from None
+    fmt = data.get("format", {})
+    format_name = fmt.get("format_name", "")
+    if not set(format_name.split(",")) & ACCEPTED_FORMATS:
+        raise InvalidInput(f"{name}: {format_name or 'unknown'} files are not accepted as recordings; "
+                           f"supported: {SUPPORTED_TEXT}")
+    streams = data.get("streams", [])
+    video = audio = None
+    for s in streams:
+        if s.get("codec_type") == "video" and video is None and not (s.get("disposition") or {}).get("attached_pic"):
+            video = {"codec": s.get("codec_name"), "width": s.get("width"), "height": s.get("height"),
+                     "pix_fmt": s.get("pix_fmt"), "fps": _rate(s.get("avg_frame_rate")),
+                     "bit_rate": _num(s.get("bit_rate"), int), "field_order": s.get("field_order")}
+        elif s.get("codec_type") == "audio" and audio is None:
+            audio = {"codec": s.get("codec_name"), "channels": s.get("channels"),
+                     "sample_rate": _num(s.get("sample_rate"), int), "bit_rate": _num(s.get("bit_rate"), int)}
+    if video is None and audio is None:
+        raise InvalidInput(f"{name}: the file has no audio or video stream")
+    if video is not None and not (video["width"] and video["height"]):
+        raise InvalidInput(f"{name}: the video stream has no picture size (damaged file?)")
+    duration = _num(fmt.get("duration"))
+    if not duration or duration <= 0:
+        durations = [_num(s.get("duration")) for s in streams]
+        duration = max([d for d in durations if d] or [0.0])
+    if duration <= 0:
+        raise InvalidInput(f"{name}: the recording has no duration (empty or damaged file)")
+    info = MediaInfo(path, format_name, float(duration), path.stat().st_size, _num(fmt.get("bit_rate"), int),
+                     video, audio, [{"index": s.get("index"), "type": s.get("codec_type"),
+                                     "codec": s.get("codec_name")} for s in streams])
+    check_complete(info)
+    return info
+
+
+def check_complete(info: MediaInfo) -> None:
+    """Reject truncated files: the last seconds must be readable up to the stated duration.
+
+    Only the tail is read (ffprobe ``-read_intervals``), so this is cheap for long recordings.
+    """
+    name = info.path.name
+    if "wav" in info.format_name.split(","):
+        try:
+            with wave.open(str(info.path), "rb") as w:
+                expected = w.getnframes() * w.getsampwidth() * w.getnchannels()
+            if expected > info.size:
+                raise InvalidInput(f"{name}: the file is truncated (the header promises {expected} bytes of "
+                                   f"sound, the file has {info.size})")
+        except (wave.Error, EOFError):
+            pass  # not PCM WAV: the generic check below applies
+    start = max(0.0, info.duration - 5.0)
+    proc = subprocess.run(["ffprobe", "-v", "error", "-read_intervals", f"{start:.3f}%",
+                           "-show_entries", "packet=pts_time,duration_time", "-of", "csv=p=0", str(info.path)],
+                          capture_output=True, text=True, timeout=300)
+    errors = proc.stderr.lower()
+    if any(m in errors for m in ("partial file", "ended prematurely", "truncat", "invalid data found")):
+        last = re.sub(r"^\[[^\]]*\]\s*", "", proc.stderr.strip().splitlines()[-1])
+        raise InvalidInput(f"{name}: the file is truncated or damaged (ffmpeg: {last[:160]})")
+    ends = []
+    for line in proc.stdout.splitlines():
+        parts = line.split(",")
+        pts, dur = _num(parts[0]), _num(parts[1]) if len(parts) > 1 else None
+        if pts is not None:
+            ends.append(pts + (dur or 0.0))
+    if ends and max(ends) < info.duration - max(1.0, 0.02 * info.duration):
+        raise InvalidInput(f"{name}: the file is truncated: it says {info.duration:.1f} s but the data stops "
+                           f"at {max(ends):.1f} s")
+
+
+# --------------------------------------------------------------------------------------------
+# running ffmpeg
+
+
+def _ffmpeg() -> str:
+    path = shutil.which("ffmpeg")
+    if not path:
+        raise Unavailable("ffmpeg is not installed (run scripts/setup.sh)")
+    return path
+
+
+def run_ffmpeg(args: list[str], *, total: float, on_progress: ProgressFn | None = None,
+               what: str = "ffmpeg") -> None:
+    """Run ``ffmpeg ARGS -progress pipe:1``, reporting seconds done (at most once a second).
+
+    ``on_progress`` may raise (e.g. the job was cancelled): ffmpeg is then stopped and the
+    exception propagates.
+    """
+    argv = [_ffmpeg(), "-nostdin", "-hide_banner", "-v", "error", "-y", "-progress", "pipe:1", "-nostats", *args]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    err_chunks: list[str] = []
+    drain = threading.Thread(target=lambda: err_chunks.append(proc.stderr.read()), daemon=True)
+    drain.start()
+    last = 0.0
+    try:
+        for line in proc.stdout:
+            key, _, value = line.strip().partition("=")
+            if key == "out_time_us" and on_progress is not None:
+                done = _num(value)
+                now = time.monotonic()
+                if done is not None and done >= 0 and now - last >= 1.0:
+                    last = now
+                    on_progress(min(done / 1e6, total))
+        proc.wait()
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    finally:
+        drain.join(timeout=5)
+    if proc.returncode != 0:
+        msg = "".join(err_chunks).strip().splitlines()
+        raise InvalidInput(f"{what} failed: {msg[-1][:200] if msg else f'exit code {proc.returncode}'}")
+    if on_progress is not None:
+        on_progress(total)
+
+
+@dataclass
+class Derivative:
+    path: Path
+    mime: str
+    role: str
+    tech: dict[str, Any] = field(default_factory=dict)
+    width: int | None = None
+    height: int | None = None
+    duration: float | None = None
+
+
+def access_args(info: MediaInfo, dest: Path, waveform: Path | None = None) -> tuple[list[str], bool]:
+    """The ffmpeg arguments for the web copy (and the audio waveform); returns (args, stream_copied)."""
+    copy = info.web_compatible
+    args = ["-i", str(info.path)]
+    if info.is_video:
+        args += ["-map", "0:v:0", "-map", "0:a:0?"]
+        if copy:
+            args += ["-c", "copy"]
+        else:
+            vf = "scale=trunc(iw/2)*2:trunc(ih/2)*2"
+            if info.video.get("field_order") in ("tt", "bb", "tb", "bt"):
+                vf = "yadif," + vf
+            args += ["-vf", vf, "-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p",
+                     "-c:a", "aac", "-b:a", "128k", "-ac", "2"]
+        args += ["-movflags", "+faststart", "-f", "mp4", str(dest)]
+    else:
+        args += ["-map", "0:a:0", "-vn"]
+        args += ["-c:a", "copy"] if copy else ["-c:a", "aac", "-b:a", "128k"]
+        args += ["-movflags", "+faststart", "-f", "ipod", str(dest)]
+        if waveform is not None:
+            args += ["-filter_complex",
+                     "[0:a:0]aformat=channel_layouts=mono,showwavespic=s=1200x200:colors=#2f5d7c[w]",
+                     "-map", "[w]", "-frames:v", "1", str(waveform)]
+    return args, copy
+
+
+def make_access(info: MediaInfo, workdir: Path, on_progress: ProgressFn | None = None) -> list[Derivative]:
+    """Make the web copy (role ``access``) and, for audio, the waveform (role ``waveform``)."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    if info.is_video:
+        dest, mime = workdir / "access.mp4", "video/mp4"
+        wave_png = None
+    else:
+        dest, mime = workdir / "access.m4a", "audio/mp4"
+        wave_png = workdir / "waveform.png"
+    args, copied = access_args(info, dest, wave_png)
+    started = time.monotonic()
+    run_ffmpeg(args, total=info.duration, on_progress=on_progress, what=f"making the web copy of {info.path.name}")
+    seconds = time.monotonic() - started
+    out = probe_output(dest)
+    tech = {**out, "stream_copied": copied, "seconds": round(seconds, 3),
+            "realtime_factor": round(info.duration / seconds, 1) if seconds > 0 else None,
+            "source": info.summary()}
+    result = [Derivative(dest, mime, "access", tech, width=(out.get("video") or {}).get("width"),
+                         height=(out.get("video") or {}).get("height"), duration=out.get("duration"))]
+    if wave_png is not None:
+        result.append(Derivative(wave_png, "image/png", "waveform", {"filter": "showwavespic"}, 1200, 200))
+    return result
+
+
+def probe_output(path: Path) -> dict[str, Any]:
+    """Facts about a derivative for ``File.tech`` (codecs, duration, bit rate, size)."""
+    data = ffmpeg.probe(str(path))
+    fmt = data.get("format", {})
+    facts: dict[str, Any] = {"format": fmt.get("format_name"), "duration": _num(fmt.get("duration")),
+                             "bit_rate": _num(fmt.get("bit_rate"), int), "size": os.path.getsize(path)}
+    for s in data.get("streams", []):
+        if s.get("codec_type") == "video" and "video" not in facts:
+            facts["video"] = {"codec": s.get("codec_name"), "width": s.get("width"), "height": s.get("height"),
+                              "pix_fmt": s.get("pix_fmt"), "bit_rate": _num(s.get("bit_rate"), int)}
+        elif s.get("codec_type") == "audio" and "audio" not in facts:
+            facts["audio"] = {"codec": s.get("codec_name"), "channels": s.get("channels"),
+                              "sample_rate": _num(s.get("sample_rate"), int), "bit_rate": _num(s.get("bit_rate"), int)}
+    return facts
+
+
+def make_poster(info: MediaInfo, workdir: Path) -> Derivative:
+    """A poster frame (JPEG, at most 960 px wide) from 10 % into the video (at most 30 s in)."""
+    dest = workdir / "poster.jpg"
+    at = min(info.duration * 0.1, 30.0)
+    run_ffmpeg(["-ss", f"{at:.3f}", "-i", str(info.path), "-map", "0:v:0", "-frames:v", "1",
+                "-vf", "scale='min(960,iw)':-2", "-q:v", "3", str(dest)], total=info.duration,
+               what=f"making the poster of {info.path.name}")
+    w, h = _image_size(dest)
+    return Derivative(dest, "image/jpeg", "poster", {"at": round(at, 3)}, w, h)
+
+
+def make_strip(info: MediaInfo, workdir: Path, frames: int = 10) -> Derivative:
+    """A thumbnail strip: ``frames`` evenly spaced frames side by side (JPEG).
+
+    Only key frames are decoded (``-skip_frame nokey``), so a long video costs little; ``fps``
+    repeats the nearest key frame and ``tpad`` repeats the last one so the strip is always full.
+    """
+    dest = workdir / "strip.jpg"
+    rate = frames / max(info.duration, 0.1)
+    run_ffmpeg(["-skip_frame", "nokey", "-i", str(info.path), "-map", "0:v:0", "-an",
+                "-vf", f"tpad=stop_mode=clone:stop_duration={info.duration:.3f},fps={rate:.6f},scale=160:-2,"
+                f"tile={frames}x1", "-frames:v", "1", "-q:v", "4", str(dest)],
+               total=info.duration, what=f"making the thumbnail strip of {info.path.name}")
+    w, h = _image_size(dest)
+    return Derivative(dest, "image/jpeg", "strip", {"frames": frames}, w, h)
+
+
+def _image_size(path: Path) -> tuple[int | None, int | None]:
+    from PIL import Image
+
+    with Image.open(path) as im:
+        return im.size
