@@ -19,6 +19,7 @@ BLUEPRINTS: tuple[str, ...] = (
     "web.iiif:bp",
     "web.public:bp",
     "web.api:bp",
+    "web.oai:bp",
 )
 
 LOCALES = {"zh_Hant": "zh-Hant", "zh_Hans": "zh-Hans", "en": "en"}
