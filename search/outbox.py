@@ -1,16 +1,61 @@
 """Draining the search outbox (IndexTask rows) into the configured backend.
 
-Owned by the search capability; until its backends land this only reports how many are waiting.
+Tasks are written by other layers in the same transaction as their change
+(``UnitOfWork.reindex``). Draining reads a batch, builds the items' documents from the database,
+replaces them in the backend, and deletes exactly those task rows. When the backend is unreachable
+the tasks stay, with ``attempts`` and ``last_error`` updated, and are retried on the next drain —
+nothing is lost, and because documents are replaced per item, nothing is indexed twice.
 """
 from __future__ import annotations
 
-from sqlalchemy import func, select
+import logging
 
+from sqlalchemy import delete, func, select, update
+
+from config import Unavailable
 from repository import Repository
 from repository.models import IndexTask
 
+log = logging.getLogger("heritage.search")
+BATCH = 200
 
-def drain_outbox(repo: Repository) -> int:
-    """Push waiting index tasks to the backend; returns how many remain."""
+
+def pending(repo: Repository) -> int:
+    """How many index tasks are waiting."""
     with repo.session() as s:
         return s.scalar(select(func.count()).select_from(IndexTask)) or 0
+
+
+def drain_outbox(repo: Repository, *, batch: int = BATCH, max_batches: int | None = None) -> int:
+    """Push waiting index tasks to the backend; returns how many remain.
+
+    Never raises for an unreachable backend: the tasks stay and the count says so.
+    """
+    from search.documents import load_documents
+    from search.service import backend_for
+
+    backend = backend_for(repo)
+    done = 0
+    while max_batches is None or done < max_batches:
+        with repo.session() as s:
+            tasks = s.execute(select(IndexTask.id, IndexTask.item_id, IndexTask.action)
+                              .order_by(IndexTask.id).limit(batch)).all()
+            if not tasks:
+                break
+            task_ids = [t.id for t in tasks]
+            item_ids = list(dict.fromkeys(t.item_id for t in tasks))
+            last_action = {t.item_id: t.action for t in tasks}  # the newest task of an item wins
+            upsert_ids = [i for i in item_ids if last_action[i] != "delete"]
+            docs = load_documents(s, upsert_ids)
+        try:
+            backend.replace_items(item_ids, [d for i in item_ids for d in docs.get(i, [])])
+        except Unavailable as exc:
+            with repo.db.transaction() as s:
+                s.execute(update(IndexTask).where(IndexTask.id.in_(task_ids))
+                          .values(attempts=IndexTask.attempts + 1, last_error=str(exc)[:2000]))
+            log.warning("search backend unavailable, %d index tasks kept: %s", len(task_ids), exc)
+            break
+        with repo.db.transaction() as s:
+            s.execute(delete(IndexTask).where(IndexTask.id.in_(task_ids)))
+        done += 1
+    return pending(repo)

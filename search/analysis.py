@@ -1,0 +1,280 @@
+"""Text analysis shared by both search backends and by highlighting (IIIF Content Search, transcripts).
+
+One place decides what a "token" is, so Whoosh and Elasticsearch index exactly the same terms and
+give the same result sets:
+
+* :func:`normalise` folds a text **one output character per input character** (offsets into the
+  normalised text are offsets into the original): NFKC (full/half width, compatibility forms),
+  case folding, and traditional → simplified Chinese with OpenCC, character by character.
+* :func:`tokens` cuts normalised text into Han **bigrams** (mode ``"bigram"``; a lone Han character
+  is kept as itself) or Han **unigrams** (mode ``"unigram"``), and Latin (any non-Han) words.
+  Cantonese characters (嘅 咗 冇 啲 佢 喺 冚 …) and CJK Extension B–H characters are Han like any other.
+* :func:`jyutping` gives toneless Jyutping syllables (PyCantonese) so ``gwong2 zau1`` or
+  ``gwong zau`` finds 廣州.
+* :func:`find_matches` finds where a query matches inside one text (for ``<mark>`` and word boxes).
+
+Why by hand: OpenCC converts whole phrases and may change a text's length; search needs a
+per-character fold that keeps offsets, and a tokenizer both engines share exactly.
+"""
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Iterable, Iterator
+
+#: Unicode blocks treated as Han ideographs (URO, Ext A–H, compatibility ideographs).
+_HAN_RANGES = (
+    (0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF), (0x20000, 0x2A6DF), (0x2A700, 0x2EE5F),
+    (0x2F800, 0x2FA1F), (0x30000, 0x323AF), (0x3007, 0x3007),
+)
+#: Longest Latin word kept (longer ones are cut; protects both engines' term size limits).
+MAX_WORD = 60
+_JYUTPING_SYLLABLE = re.compile(r"^[a-z]{1,6}[1-6]?$")
+_JYUTPING_RUN = re.compile(r"[a-z]{1,6}[1-6]")
+
+
+def is_han(ch: str) -> bool:
+    """True for a Han ideograph (including Cantonese characters and CJK Extension B+)."""
+    cp = ord(ch)
+    return any(lo <= cp <= hi for lo, hi in _HAN_RANGES)
+
+
+@lru_cache(maxsize=1)
+def _t2s():
+    from opencc import OpenCC
+
+    return OpenCC("t2s")
+
+
+@lru_cache(maxsize=1)
+def _s2t():
+    from opencc import OpenCC
+
+    return OpenCC("s2t")
+
+
+@lru_cache(maxsize=200_000)
+def fold_char(ch: str) -> str:
+    """Fold one character: NFKC (when it stays one character), case fold, traditional → simplified."""
+    n = unicodedata.normalize("NFKC", ch)
+    if len(n) != 1:
+        n = ch
+    low = n.lower()
+    if len(low) == 1:
+        n = low
+    if is_han(n):
+        s = _t2s().convert(n)
+        if len(s) == 1:
+            n = s
+    return n
+
+
+def normalise(text: str) -> str:
+    """The folded text, exactly as long as ``text`` (one output character per input character)."""
+    return "".join(map(fold_char, text))
+
+
+@dataclass(frozen=True)
+class Token:
+    """A term with its position (for phrases) and character offsets into the original text."""
+
+    text: str
+    pos: int
+    start: int
+    end: int
+
+
+def _is_word_char(ch: str) -> bool:
+    return ch.isalnum() or ch == "_" or unicodedata.category(ch) in ("Mn", "Mc")
+
+
+def tokens(text: str, mode: str = "bigram", *, normalised: bool = False) -> list[Token]:
+    """Tokens of ``text``: Han bigrams (or unigrams with ``mode="unigram"``) and words.
+
+    In bigram mode a Han run of one character yields that character (so isolated characters stay
+    searchable in phrases); unigram mode yields every Han character. Offsets point into ``text``.
+    """
+    norm = text if normalised else normalise(text)
+    out: list[Token] = []
+    pos = 0
+    i, n = 0, len(norm)
+    while i < n:
+        ch = norm[i]
+        if is_han(ch):
+            j = i
+            while j < n and is_han(norm[j]):
+                j += 1
+            if mode == "unigram" or j - i == 1:
+                for k in range(i, j):
+                    out.append(Token(norm[k], pos, k, k + 1))
+                    pos += 1
+            else:
+                for k in range(i, j - 1):
+                    out.append(Token(norm[k:k + 2], pos, k, k + 2))
+                    pos += 1
+            i = j
+        elif _is_word_char(ch):
+            j = i
+            while j < n and _is_word_char(norm[j]) and not is_han(norm[j]):
+                j += 1
+            out.append(Token(norm[i:min(j, i + MAX_WORD)], pos, i, j))
+            pos += 1
+            i = j
+        else:
+            i += 1
+    return out
+
+
+def terms(text: str, mode: str = "bigram") -> list[str]:
+    """Just the token texts (what gets indexed)."""
+    return [t.text for t in tokens(text, mode)]
+
+
+@lru_cache(maxsize=100_000)
+def _char_jyutping(ch: str) -> str | None:
+    import pycantonese
+
+    try:
+        pairs = pycantonese.characters_to_jyutping(ch)
+    except Exception:  # PyCantonese raises on odd input; a character without reading is skipped
+        return None
+    if not pairs or not pairs[0][1]:
+        return None
+    first = pairs[0][1].split()[0]
+    return re.sub(r"[1-6]", "", first) or None
+
+
+def jyutping(text: str) -> list[str]:
+    """Toneless Jyutping syllables of the Han characters of ``text`` (廣州 → ["gwong", "zau"]).
+
+    Characters are looked up one by one (cached), so polyphones get their most common reading;
+    traditional and simplified forms are both tried.
+    """
+    out: list[str] = []
+    for ch in text:
+        if not is_han(ch):
+            continue
+        syl = _char_jyutping(ch)
+        if syl is None:
+            trad = _s2t().convert(ch)
+            syl = _char_jyutping(trad) if trad != ch else None
+        if syl:
+            out.append(syl)
+    return out
+
+
+def jyutping_query(word: str) -> list[str] | None:
+    """Toneless syllables if ``word`` reads as Jyutping (``gwong2``, ``gwong``, ``gwong2zau1``), else None."""
+    w = word.lower()
+    if _JYUTPING_SYLLABLE.match(w):
+        return [re.sub(r"[1-6]", "", w)]
+    if "".join(_JYUTPING_RUN.findall(w)) == w:
+        return [re.sub(r"[1-6]", "", s) for s in _JYUTPING_RUN.findall(w)]
+    return None
+
+
+def other_script(q: str) -> str:
+    """The query in the other Chinese script (traditional ⇄ simplified), for "did you mean"."""
+    simp = _t2s().convert(q)
+    if simp != q:
+        return simp
+    return _s2t().convert(q)
+
+
+def _query_parts(query: str) -> list[str]:
+    """Quoted phrases and words of a free-text query, without operators or field prefixes."""
+    parts: list[str] = []
+    for m in re.finditer(r'"([^"]*)"|(\S+)', unicodedata.normalize("NFKC", query)):
+        part = m.group(1) if m.group(1) is not None else m.group(2)
+        if m.group(2) is not None:
+            if part in ("AND", "OR", "NOT"):
+                continue
+            part = re.sub(r"^-|^[A-Za-z]+:", "", part).strip("()")
+        if part.strip():
+            parts.append(part)
+    return parts
+
+
+def find_matches(text: str, query: str) -> list[tuple[int, int]]:
+    """Where ``query`` (a search query or a plain phrase) matches in ``text``: sorted, merged (start, end).
+
+    Each word or quoted phrase of the query is matched on normalised text: a Han sequence matches
+    wherever its characters appear contiguously in either script, a Latin word matches whole words.
+    """
+    norm = normalise(text)
+    doc = tokens(norm, "unigram", normalised=True)
+    doc_text = [d.text for d in doc]
+    spans: list[tuple[int, int]] = []
+    for part in _query_parts(query):
+        qtoks = tokens(part, "unigram")
+        if not qtoks:
+            continue
+        want = [t.text for t in qtoks]
+        # which neighbouring query tokens touch (Han characters written together must stay together)
+        touching = [qtoks[k + 1].start == qtoks[k].end for k in range(len(qtoks) - 1)]
+        width = len(want)
+        for i in range(len(doc) - width + 1):
+            if doc_text[i:i + width] != want:
+                continue
+            if all(not t or doc[i + k + 1].start == doc[i + k].end for k, t in enumerate(touching)):
+                spans.append((doc[i].start, doc[i + width - 1].end))
+        syllables = jyutping_query(part) if len(qtoks) == 1 and not is_han(part[0]) else None
+        if syllables:
+            spans.extend(_jyutping_spans(text, syllables))
+    return _merge(spans)
+
+
+def _jyutping_spans(text: str, syllables: list[str]) -> list[tuple[int, int]]:
+    """Spans of consecutive Han characters that read as ``syllables``."""
+    readings = [(i, jyutping(c)) for i, c in enumerate(text) if is_han(c)]
+    out = []
+    n = len(syllables)
+    for k in range(len(readings) - n + 1):
+        window = readings[k:k + n]
+        if window[-1][0] - window[0][0] != n - 1:
+            continue
+        if [r[1][0] if r[1] else None for r in window] == syllables:
+            out.append((window[0][0], window[-1][0] + 1))
+    return out
+
+
+def _merge(spans: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    for s, e in sorted(spans):
+        if out and s <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], e))
+        else:
+            out.append((s, e))
+    return out
+
+
+def highlight(text: str, spans: list[tuple[int, int]], *, context: int = 40, max_snippets: int = 3) -> list[str]:
+    """HTML snippets around ``spans`` with ``<mark>``; everything else escaped (XSS safe)."""
+    snippets: list[str] = []
+    windows: list[list[tuple[int, int]]] = []
+    for s, e in spans:
+        if windows and s - windows[-1][-1][1] <= context:
+            windows[-1].append((s, e))
+        else:
+            windows.append([(s, e)])
+    for group in windows[:max_snippets]:
+        a = max(0, group[0][0] - context)
+        b = min(len(text), group[-1][1] + context)
+        pieces = ["…" if a > 0 else ""]
+        cur = a
+        for s, e in group:
+            pieces.append(html.escape(text[cur:s]))
+            pieces.append("<mark>" + html.escape(text[s:e]) + "</mark>")
+            cur = e
+        pieces.append(html.escape(text[cur:b]))
+        pieces.append("…" if b < len(text) else "")
+        snippets.append(" ".join("".join(pieces).split()))
+    return snippets
+
+
+def iter_han(text: str) -> Iterator[str]:
+    """The Han characters of ``text``."""
+    return (c for c in text if is_han(c))
