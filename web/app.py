@@ -20,6 +20,7 @@ BLUEPRINTS: tuple[str, ...] = (
     "web.public:bp",
     "web.api:bp",
     "web.oai:bp",
+    "web.search_api:bp",
 )
 
 LOCALES = {"zh_Hant": "zh-Hant", "zh_Hans": "zh-Hans", "en": "en"}

@@ -20,6 +20,7 @@ from config import HeritageError, Settings, load_settings
 COMMAND_MODULES: tuple[str, ...] = (
     "ingest.av.cli",
     "ingest.cli",
+    "search.cli",
     "web.commands",
 )
 
