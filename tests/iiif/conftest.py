@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,12 +28,13 @@ def text_page(lines: list[str], size: tuple[int, int] = (800, 1000), font_size: 
     y = 60
     for line_no, line in enumerate(lines):
         x = 60
-        for ch in line:
-            box = draw.textbbox((x, y), ch, font=font)
-            draw.text((x, y), ch, font=font, fill="black")
-            words.append({"text": ch, "xywh": [box[0], box[1], box[2] - box[0], box[3] - box[1]],
+        # Han characters are one OCR "word" each (as Tesseract gives them); Latin runs are words
+        for token in re.findall(r"[A-Za-z0-9]+|\S", line):
+            box = draw.textbbox((x, y), token, font=font)
+            draw.text((x, y), token, font=font, fill="black")
+            words.append({"text": token, "xywh": [box[0], box[1], box[2] - box[0], box[3] - box[1]],
                           "conf": 95.0, "line": line_no})
-            x += font_size + 4
+            x = box[2] + (font_size // 2 if token.isascii() else 4)
         y += font_size * 2
     return im, words
 

@@ -6,6 +6,7 @@ from flask import Response, current_app, g, jsonify, redirect, request, send_fil
 from web.iiif import base_url, bp, repo
 from web.iiif.cache import TileCache
 from web.iiif.image import parse, render
+from web.iiif.presentation import wants_jsonld
 from web.iiif.info import CONTEXT, PROFILE_URI, info_json
 from web.iiif.sources import PYRAMID_MIN_PIXELS, find_source, reader_for
 
@@ -49,7 +50,7 @@ def image_info(image_id: str):
     """The info.json (as JSON-LD when the client asks for it)."""
     src = find_source(repo(), image_id, g.viewer)
     resp = jsonify(info_json(service_id(image_id), src.width, src.height))
-    if request.accept_mimetypes.best_match(["application/json", "application/ld+json"]) == "application/ld+json":
+    if wants_jsonld():
         resp.mimetype = "application/ld+json"
         resp.headers["Content-Type"] = f'application/ld+json;profile="{CONTEXT}"'
     resp.headers["Link"] = f'<{PROFILE_URI}>;rel="profile"'

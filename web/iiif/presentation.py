@@ -302,10 +302,19 @@ def build_top(colls: list[Collection]) -> IIIFCollection:
     return out
 
 
+def wants_jsonld() -> bool:
+    """The client asked for JSON-LD (with or without a profile parameter) rather than plain JSON."""
+    accept = request.headers.get("Accept", "")
+    if "application/ld+json" not in accept:
+        return False
+    return request.accept_mimetypes.quality("application/ld+json") >= request.accept_mimetypes.quality(
+        "application/json") or "application/json" not in accept
+
+
 def json_response(doc: str, *, public: bool, context: str = PRESENTATION_CONTEXT) -> Response:
     """JSON(-LD) with an ETag, conditional GET and cache headers (private for drafts)."""
     resp = Response(doc, mimetype="application/json")
-    if request.accept_mimetypes.best_match(["application/json", "application/ld+json"]) == "application/ld+json":
+    if wants_jsonld():
         resp.headers["Content-Type"] = f'application/ld+json;profile="{context}"'
     resp.set_etag(hashlib.sha256(doc.encode()).hexdigest()[:32])
     if public:
