@@ -16,6 +16,8 @@ from repository.access import Viewer
 #: Every blueprint of the site, as "module:attribute". Registered in this order.
 BLUEPRINTS: tuple[str, ...] = (
     "web.core:bp",
+    "web.auth:bp",
+    "web.admin:bp",
     "web.iiif:bp",
     "web.public:bp",
     "web.api:bp",
@@ -80,7 +82,9 @@ def create_app(settings: Settings | None = None, repo: Repository | None = None)
 
     @app.before_request
     def _viewer() -> None:
-        g.viewer = Viewer.anonymous()
+        from web.auth import current_viewer  # Flask-Login user → Viewer (anonymous when logged out)
+
+        g.viewer = current_viewer()
 
     @app.context_processor
     def _template_globals() -> dict:

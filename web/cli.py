@@ -19,6 +19,7 @@ from config import HeritageError, Settings, load_settings
 #: Modules that add verbs (``register(cli)``). One line each; keep sorted.
 COMMAND_MODULES: tuple[str, ...] = (
     "ingest.av.cli",
+    "ingest.batch_cli",
     "ingest.cli",
     "search.cli",
     "web.commands",
