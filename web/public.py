@@ -15,6 +15,7 @@ import markdown as md
 from flask import Blueprint, Response, abort, current_app, g, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
@@ -32,12 +33,12 @@ DC_ORDER = ("title", "creator", "contributor", "date", "publisher", "place", "su
             "type", "format", "language", "identifier", "source", "relation", "coverage", "rights")
 #: Human labels for the Dublin Core elements (English source strings; translated at render time)
 DC_LABELS = {
-    "title": "Title", "creator": "Creator", "contributor": "Contributor", "date": "Date",
-    "publisher": "Publisher", "place": "Place", "subject": "Subject", "description": "Description",
-    "type": "Type", "format": "Format", "language": "Language", "identifier": "Identifier",
-    "source": "Source", "relation": "Relation", "coverage": "Coverage", "rights": "Rights",
+    "title": _l("Title"), "creator": _l("Creator"), "contributor": _l("Contributor"), "date": _l("Date"),
+    "publisher": _l("Publisher"), "place": _l("Place"), "subject": _l("Subject"), "description": _l("Description"),
+    "type": _l("Type"), "format": _l("Format"), "language": _l("Language"), "identifier": _l("Identifier"),
+    "source": _l("Source"), "relation": _l("Relation"), "coverage": _l("Coverage"), "rights": _l("Rights"),
 }
-TYPE_LABELS = {"Text": "Text", "StillImage": "Image", "Sound": "Sound", "MovingImage": "Moving image"}
+TYPE_LABELS = {"Text": _l("Text"), "StillImage": _l("Image"), "Sound": _l("Sound"), "MovingImage": _l("Moving image")}
 #: Rights statements that forbid handing out the original file (rightsstatements.org "In Copyright"
 #: family, and the usual wording in Chinese and English). Staff can always download.
 RESTRICTIVE_RIGHTS = re.compile(
@@ -46,6 +47,7 @@ RESTRICTIVE_RIGHTS = re.compile(
 )
 MAX_DB_INT = 2**63 - 1
 PER_PAGE = 24
+SEARCH_PER_PAGE = 20
 BROWSE_SORTS = {"title", "date", "new"}
 SEARCH_SORTS = ("relevance", "date", "title")
 #: request parameters of /search that are not facet filters
@@ -145,7 +147,9 @@ def media_url(file_id: int) -> str:
 
 def sanitise_markdown(text: str) -> Markup:
     """Markdown rendered to HTML, then cleaned with bleach (no scripts, handlers or odd URLs)."""
-    html = md.markdown(text or "", extensions=["extra", "sane_lists"], output_format="html")
+    # toc's baselevel demotes "# Heading" to <h3>: the page's <h1>/<h2> stay the outline's top
+    html = md.markdown(text or "", extensions=["extra", "sane_lists", "toc"],
+                       extension_configs={"toc": {"baselevel": 3}}, output_format="html")
     clean = bleach.clean(html, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRS, protocols=ALLOWED_PROTOCOLS,
                          strip=True, strip_comments=True)
     return Markup(clean)
@@ -241,7 +245,7 @@ def timecode(seconds: float | None) -> str:
 
 @bp.app_template_global()
 def type_label(type_: str) -> str:
-    return _(TYPE_LABELS.get(type_, type_))
+    return str(TYPE_LABELS.get(type_, type_))
 
 
 @bp.app_template_global()
@@ -362,3 +366,320 @@ def item_text(item_id: int):
         "Content-Disposition": f"attachment; filename=item-{item.id}.txt",
         "X-Content-Type-Options": "nosniff",
     })
+
+
+# ---------------------------------------------------------------- home --------------------------
+
+@bp.get("/")
+def home():
+    """Search box, featured exhibitions, collections, recent items, contributing institutions."""
+    s = db()
+    listed = listed_items()
+    exhibits = s.scalars(
+        select(Exhibit).where(Exhibit.published.is_(True))
+        .order_by(Exhibit.featured.desc(), Exhibit.updated_at.desc()).limit(6)
+    ).all()
+    counts = dict(s.execute(
+        select(Item.collection_id, func.count()).where(listed).group_by(Item.collection_id)
+    ).all())
+    collections = s.scalars(select(Collection).order_by(Collection.title)).all()
+    recent = s.scalars(
+        select(Item).where(listed)
+        .order_by(Item.published_at.desc().nulls_last(), Item.created_at.desc()).limit(12)
+    ).all()
+    inst_counts = dict(s.execute(
+        select(Item.institution_id, func.count()).where(listed).group_by(Item.institution_id)
+    ).all())
+    institutions = [i for i in s.scalars(select(Institution).order_by(Institution.name)).all()
+                    if inst_counts.get(i.id)]
+    return render_template(
+        "home.html", exhibits=exhibits, covers=exhibit_covers(s, exhibits), collections=collections,
+        counts=counts, recent=recent, thumbs=thumbnails(s, recent), institutions=institutions,
+        inst_counts=inst_counts,
+    )
+
+
+def exhibit_covers(session: Session, exhibits: list[Exhibit]) -> dict[int, str]:
+    """Cover image URL per exhibit id, only when the cover page's item is visible to the viewer."""
+    page_ids = [e.cover_page_id for e in exhibits if e.cover_page_id]
+    if not page_ids:
+        return {}
+    rows = session.execute(
+        select(Page.id, Page.image_id).join(Item, Page.item_id == Item.id)
+        .where(Page.id.in_(page_ids), listed_items())
+    ).all()
+    by_page = {pid: iiif_image(image_id, 400) for pid, image_id in rows}
+    return {e.id: by_page[e.cover_page_id] for e in exhibits if e.cover_page_id in by_page}
+
+
+# ---------------------------------------------------------------- collection browse -------------
+
+@bp.get("/collections/<slug>")
+def collection_page(slug: str):
+    """Browse a collection: facets (type, decade, institution) with counts, sort, pagination."""
+    s = db()
+    coll = s.scalar(select(Collection).where(Collection.slug == slug[:64]))
+    if coll is None:
+        raise NotFound(_("There is no collection “%(slug)s”.", slug=slug[:64]))
+    types = request.args.getlist("type")
+    bad = [t for t in types if t not in TYPE_LABELS]
+    if bad:
+        raise InvalidInput(_("Unknown type “%(value)s”; use one of %(choices)s.",
+                             value=bad[0][:40], choices=", ".join(TYPE_LABELS)), field="type")
+    decades: list[int] = []
+    for raw in request.args.getlist("decade"):
+        if not re.fullmatch(r"\d{3,4}", raw or "") or int(raw) % 10:
+            raise InvalidInput(_("A decade is a year ending in 0, like 1930; got “%(value)s”.",
+                                 value=raw[:40]), field="decade")
+        decades.append(int(raw))
+    inst_slugs = request.args.getlist("institution")
+    sort = request.args.get("sort") or "title"
+    if sort not in BROWSE_SORTS:
+        raise InvalidInput(_("Unknown sort “%(value)s”; use title, date or new.", value=sort[:40]), field="sort")
+    page = int_arg("page", 1)
+
+    decade_expr = (Item.year_from // 10) * 10
+    base = [Item.collection_id == coll.id, listed_items()]
+    active: dict[str, Any] = {}
+    if types:
+        active["type"] = Item.type.in_(types)
+    if decades:
+        active["decade"] = decade_expr.in_(decades)
+    if inst_slugs:
+        active["institution"] = Item.institution_id.in_(
+            select(Institution.id).where(Institution.slug.in_(inst_slugs)))
+    conds = base + list(active.values())
+
+    def facet(name: str, column) -> list[tuple[Any, int]]:
+        """Counts per value, within every other active filter (the usual faceted-browse rule)."""
+        where = base + [c for k, c in active.items() if k != name]
+        return [(v, n) for v, n in s.execute(
+            select(column, func.count()).where(*where).group_by(column).order_by(func.count().desc())
+        ).all() if v is not None]
+
+    inst_rows = facet("institution", Item.institution_id)
+    insts = {i.id: i for i in s.scalars(select(Institution).where(
+        Institution.id.in_([r[0] for r in inst_rows]))).all()}
+    facets = {
+        "type": facet("type", Item.type),
+        "decade": sorted((int(d), n) for d, n in facet("decade", decade_expr)),
+        "institution": [(insts[i], n) for i, n in inst_rows if i in insts],
+    }
+
+    total = s.scalar(select(func.count()).select_from(Item).where(*conds)) or 0
+    order = {"title": (Item.title, Item.id), "date": (Item.year_from.is_(None), Item.year_from, Item.title),
+             "new": (Item.published_at.desc().nulls_last(), Item.id.desc())}[sort]
+    items = s.scalars(select(Item).where(*conds).order_by(*order)
+                      .offset((page - 1) * PER_PAGE).limit(PER_PAGE)).all()
+    pages = max(1, -(-total // PER_PAGE))
+    if page > pages and total:
+        raise NotFound(_("There is no page %(n)s; the last page is %(last)s.", n=page, last=pages))
+    selected = {"type": types, "decade": [str(d) for d in decades], "institution": inst_slugs}
+    r = reader()
+    groups = [
+        facet_group("type", _("Type"), [(t, type_label(t), None, n) for t, n in facets["type"]], selected),
+        facet_group("decade", _("Decade"), [(str(d), _("%(decade)ss", decade=d), None, n)
+                                             for d, n in facets["decade"]], selected),
+        facet_group("institution", _("Institution"),
+                    [(i.slug, *_label_pair(i, r), n) for i, n in facets["institution"]], selected),
+    ]
+    return render_template(
+        "collection.html", collection=coll, items=items, thumbs=thumbnails(s, items), total=total,
+        page=page, pages=pages, sort=sort, facet_groups=[fg for fg in groups if fg["rows"]],
+        active_filters=any(selected.values()),
+    )
+
+
+def _label_pair(thing: Any, r: str) -> tuple[str, str | None]:
+    shown = i18n.label(getattr(thing, "labels", None), getattr(thing, "name", "") or getattr(thing, "title", ""), r)
+    return shown.value, shown.lang
+
+
+def facet_group(name: str, heading: str, rows: list[tuple[str, str, str | None, int]],
+                selected: dict[str, list[str]]) -> dict[str, Any]:
+    """A facet for templates: each value with its label, lang, count, whether on, and toggle link."""
+    out = []
+    chosen = selected.get(name, [])
+    for key, label_text, lang, count in rows:
+        on = key in chosen
+        values = [v for v in chosen if v != key] if on else chosen + [key]
+        out.append({"key": key, "label": label_text, "lang": lang, "count": count, "on": on,
+                    "href": url_with(**{name: values, "page": None})})
+    return {"name": name, "heading": heading, "rows": out}
+
+
+# ---------------------------------------------------------------- search page -------------------
+
+def safe_snippet(snippet: str) -> Markup:
+    """A search snippet as HTML. The search layer escapes everything and adds only <mark>
+    (search.analysis.highlight); bleach keeps it that way even if a backend slipped."""
+    return Markup(bleach.clean(str(snippet), tags={"mark"}, attributes={}, strip=True))
+
+
+def hit_pages(session: Session, results: list[dict]) -> dict[tuple[int, int], Page]:
+    """The Page rows the OCR hits of ``results`` point at, keyed by (item id, page n)."""
+    wanted = {(r["id"], h["page"]) for r in results for h in r.get("hits", []) if "page" in h}
+    if not wanted:
+        return {}
+    rows = session.scalars(select(Page).where(
+        Page.item_id.in_({i for i, _n in wanted}), Page.n.in_({n for _i, n in wanted}))).all()
+    return {(p.item_id, p.n): p for p in rows if (p.item_id, p.n) in wanted}
+
+
+def group_hits(result: dict, pages: dict[tuple[int, int], Page], limit: int = 3) -> dict[str, list]:
+    """OCR hits grouped per page (boxes in % of the page, for CSS) and transcript hits (times)."""
+    by_page: dict[int, list[dict]] = {}
+    times: list[dict] = []
+    for h in result.get("hits", []):
+        if "page" in h:
+            page = pages.get((result["id"], h["page"]))
+            if page is None or not page.width or not page.height:
+                by_page.setdefault(h["page"], [])
+                continue
+            x, y, w, h_ = (h.get("xywh") or [0, 0, 0, 0])[:4]
+            by_page.setdefault(h["page"], []).append({
+                "left": 100 * x / page.width, "top": 100 * y / page.height,
+                "width": 100 * w / page.width, "height": 100 * h_ / page.height,
+            })
+        elif "start" in h:
+            times.append({"start": float(h["start"]), "end": float(h.get("end", h["start"]))})
+    shown = []
+    for n, boxes in list(by_page.items())[:limit]:
+        page = pages.get((result["id"], n))
+        shown.append({"n": n, "boxes": boxes, "image": iiif_image(page.image_id, 200) if page else None,
+                      "ratio": (page.height / page.width) if page and page.width else None})
+    return {"pages": shown, "more_pages": max(0, len(by_page) - limit), "times": times[:5],
+            "more_times": max(0, len(times) - 5)}
+
+
+@bp.get("/search")
+def search_page():
+    """Full-text search with facets, highlighted snippets, hit boxes on page thumbnails, times."""
+    q = (request.args.get("q") or "").strip()
+    if len(q) > 500:
+        raise InvalidInput(_("The search is too long (at most 500 characters)."), field="q")
+    page = int_arg("page", 1, high=500)
+    sort = request.args.get("sort") or "relevance"
+    if sort not in SEARCH_SORTS:
+        raise InvalidInput(_("Unknown sort “%(value)s”; use relevance, date or title.", value=sort[:40]),
+                           field="sort")
+    filters = {k: [v[:200] for v in request.args.getlist(k) if v.strip()]
+               for k in request.args if k not in SEARCH_RESERVED}
+    filters = {k: v for k, v in filters.items() if v}
+    context: dict[str, Any] = {"q": q, "sort": sort, "filters": filters, "result": None, "error": None,
+                               "suggestion": None, "suggestion_lang": None, "page": page, "per_page": SEARCH_PER_PAGE}
+    if not q and not filters:
+        return render_template("search.html", **context)
+    try:
+        from search import service
+    except ImportError:
+        raise Unavailable(_("Search is not available yet; please try again later.")) from None
+    try:
+        result = service.search(repo_of(), q, filters=filters or None, sort=sort, page=page,
+                                per_page=SEARCH_PER_PAGE, viewer=g.viewer)
+    except InvalidInput as exc:
+        context["error"] = str(exc)
+        return render_template("search.html", **context), 400
+    from web.usage import record_search
+
+    if page == 1:
+        record_search(repo_of(), q, int(result.get("total", 0)), g.viewer)
+    s = db()
+    results = result.get("results", [])
+    ids = [r["id"] for r in results]
+    items = {i.id: i for i in s.scalars(select(Item).where(Item.id.in_(ids), listed_items())).all()} if ids else {}
+    results = [r for r in results if r["id"] in items]  # belt and braces: never show a hidden item
+    pages = hit_pages(s, results)
+    if not result.get("total") and q:
+        from search.analysis import other_script
+
+        alt = other_script(q)
+        if alt != q:
+            from repository.dublin_core import guess_lang
+
+            context["suggestion"], context["suggestion_lang"] = alt, guess_lang(alt)
+    total = int(result.get("total", 0))
+    context.update(
+        result=result, results=results, items=items, thumbs=thumbnails(s, list(items.values())),
+        hits={r["id"]: group_hits(r, pages) for r in results}, total=total,
+        pages=max(1, -(-total // SEARCH_PER_PAGE)), facets=result.get("facets", {}),
+        safe_snippet=safe_snippet, facet_groups=search_facets(result.get("facets", {}), filters),
+    )
+    return render_template("search.html", **context)
+
+
+#: Headings of the facets the search service may return (English source strings)
+FACET_HEADINGS = {"type": _l("Type"), "collection": _l("Collection"), "institution": _l("Institution"), "decade": _l("Decade"),
+                  "year": _l("Year"), "language": _l("Language"), "creator": _l("Creator"), "subject": _l("Subject"),
+                  "place": _l("Place"), "date": _l("Date"), "kind": _l("Kind"), "media": _l("Media")}
+
+
+def search_facets(facets: dict[str, list], filters: dict[str, list[str]]) -> list[dict[str, Any]]:
+    """The search service's facets ({name: [[value, count]]}) as toggle links for the template."""
+    groups = []
+    r = reader()
+    for name, rows in (facets or {}).items():
+        shaped = []
+        for row in rows or []:
+            value, count = str(row[0]), int(row[1])
+            if name == "type":
+                label_text, lang = type_label(value), None
+            else:
+                shown = i18n.text_for(value, None, r)
+                label_text, lang = shown.value, shown.lang
+            shaped.append((value, label_text, lang, count))
+        group = facet_group(name, str(FACET_HEADINGS.get(name, name.capitalize())), shaped, filters)
+        if group["rows"]:
+            groups.append(group)
+    return groups
+
+
+# ---------------------------------------------------------------- exhibitions -------------------
+
+def exhibit_visible(ex: Exhibit | None) -> bool:
+    """Published exhibitions for everyone; unpublished ones for admins and their institution's staff."""
+    if ex is None:
+        return False
+    if ex.published:
+        return True
+    v = g.viewer
+    return v.is_admin or (v.is_staff and ex.institution_id is not None and ex.institution_id == v.institution_id)
+
+
+@bp.get("/exhibits")
+def exhibits_index():
+    """The index of online exhibitions (線上展覽)."""
+    s = db()
+    exhibits = [e for e in s.scalars(select(Exhibit).order_by(Exhibit.featured.desc(), Exhibit.updated_at.desc()))
+                if exhibit_visible(e)]
+    return render_template("exhibits.html", exhibits=exhibits, covers=exhibit_covers(s, exhibits),
+                           summaries={e.id: sanitise_markdown(exhibit_text(e.summary)) for e in exhibits})
+
+
+def exhibit_text(text: str) -> str:
+    """Curator-written Markdown in the reader's Chinese script (OpenCC) before rendering."""
+    r = reader()
+    return i18n.convert(text or "", r) if r in i18n.CHINESE else (text or "")
+
+
+@bp.get("/exhibits/<slug>")
+def exhibit_page(slug: str):
+    """One exhibition: cover, summary, ordered sections of sanitised Markdown and embedded items."""
+    s = db()
+    ex = s.scalar(select(Exhibit).where(Exhibit.slug == slug[:64]))
+    if not exhibit_visible(ex):
+        raise NotFound(_("There is no exhibition “%(slug)s”.", slug=slug[:64]))
+    sections = []
+    for sec in ex.sections:
+        embed = None
+        item = s.get(Item, sec.item_id) if sec.item_id else None
+        if item is not None and can_view(item, g.viewer) and item.deleted_at is None:
+            page = next((p for p in item.pages if p.n == sec.page_n), None) if sec.page_n else None
+            embed = {"item": item, "page": page,
+                     "image": iiif_image(page.image_id, 800) if page else thumbnails(s, [item]).get(item.id),
+                     "href": f"/items/{item.id}" + (f"?page={page.n}" if page else "")}
+        sections.append({"n": sec.n, "heading": sec.heading, "body": sanitise_markdown(exhibit_text(sec.body)),
+                         "caption": sec.caption, "embed": embed})
+    return render_template("exhibit.html", exhibit=ex, sections=sections,
+                           cover=exhibit_covers(s, [ex]).get(ex.id),
+                           summary=sanitise_markdown(exhibit_text(ex.summary)))
