@@ -21,6 +21,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "ingest.av.cli",
     "ingest.batch_cli",
     "ingest.cli",
+    "repository.cli",
     "search.cli",
     "web.commands",
 )
