@@ -157,10 +157,9 @@ def jyutping(text: str) -> list[str]:
     for ch in text:
         if not is_han(ch):
             continue
-        syl = _char_jyutping(ch)
-        if syl is None:
-            trad = _s2t().convert(ch)
-            syl = _char_jyutping(trad) if trad != ch else None
+        # the traditional form first: 广 is also a character of its own (jim2), but means 廣 (gwong2)
+        trad = _s2t().convert(ch)
+        syl = (_char_jyutping(trad) if trad != ch else None) or _char_jyutping(ch)
         if syl:
             out.append(syl)
     return out

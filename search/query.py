@@ -85,6 +85,9 @@ class ParsedQuery:
 def text_node(raw: str, fieldname: str | None) -> Text | None:
     """Analyse one word or phrase into index-field alternatives (None when nothing is searchable)."""
     base = fieldname or "all"
+    # Chinese is written without spaces: "廣州 商會" in quotes means the characters side by side
+    raw = re.sub(r"(?<=[^\x00-\x7f])\s+(?=[^\x00-\x7f])",
+                 lambda m: "" if _han_around(raw, m) else m.group(0), raw)
     bigrams = tuple(analysis.terms(raw, "bigram"))
     if not bigrams:
         return None
@@ -105,6 +108,10 @@ def text_node(raw: str, fieldname: str | None) -> Text | None:
         if syllables:
             alts.append(("jp", tuple(syllables)))
     return Text(raw, fieldname, tuple(dict.fromkeys(alts)))
+
+
+def _han_around(raw: str, m: re.Match) -> bool:
+    return analysis.is_han(raw[m.start() - 1]) and analysis.is_han(raw[m.end()])
 
 
 # ---- lexer ----------------------------------------------------------------------------------
@@ -139,6 +146,8 @@ def _lex(q: str) -> list[tuple[str, str]]:
             out.append(("field", name))
         elif m.group("word"):
             w = m.group("word")
+            if re.fullmatch(r"[A-Za-z]+:", w):
+                raise InvalidInput(f"{w} needs a word or a quoted phrase right after it (no space)", field="q")
             if w in ("AND", "OR", "NOT", "&&", "||"):
                 out.append(({"&&": "AND", "||": "OR"}.get(w, w), w))
             elif w.startswith("-") and len(w) > 1:

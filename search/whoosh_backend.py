@@ -236,7 +236,7 @@ class WhooshBackend(SearchBackend):
             results = s.search(q, filter=wq.And(filters), limit=request.offset + request.limit,
                                sortedby=sortedby, groupedby=groupedby)
             total = len(results)
-            items = [(int(hit["item_num"]), float(hit.score or 0.0))
+            items = [(int(hit["item_num"]), float(hit.score or 0.0) if sortedby is None else 0.0)
                      for hit in results[request.offset:request.offset + request.limit]]
             facets: dict[str, list[tuple[str, int]]] = {}
             if groupedby:
