@@ -39,7 +39,7 @@ class ActionForm(FlaskForm):
 class MetadataForm(FlaskForm):
     """Dublin Core, one value per line; a line may end with @zh-Hant, @zh-Hans or @en."""
 
-    type = SelectField(_l("Type"), choices=[(t, t) for t in ITEM_TYPES])
+    item_type = SelectField(_l("Kind of item"), choices=[(t, t) for t in ITEM_TYPES])
 
 
 for _element in ELEMENTS:

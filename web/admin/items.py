@@ -85,7 +85,7 @@ def _render_item(s, item: Item, form: MetadataForm | None = None, status: int = 
     if form is None:
         form = MetadataForm(formdata=None)
         metadata_to_form(item.metadata_ or {}, form)
-        form.type.data = item.type
+        form.item_type.data = item.type
     events = list(s.scalars(select(Event).where(Event.item_id == item.id).order_by(Event.at.desc(), Event.id.desc())
                             .limit(200)))
     item_jobs = list(s.scalars(select(Job).where(Job.item_id == item.id).order_by(Job.id.desc()).limit(20)))
@@ -123,11 +123,11 @@ def item_save(item_id: int):
             return _render_item(uow.session, it, form, 400)
         old = it.metadata_ or {}
         changed = sorted(k for k in set(old) | set(md) if old.get(k) != md.get(k))
-        if it.type != form.type.data:
+        if it.type != form.item_type.data:
             changed.append("type")
         it.metadata_ = md
         it.title = title
-        it.type = form.type.data
+        it.type = form.item_type.data
         it.year_from, it.year_to = dublin_core.year_range(dublin_core.values(md, "date"))
         it.updated_at = utcnow()
         uow.event("metadata modification", item=it, detail={"fields": changed})
