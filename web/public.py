@@ -609,21 +609,32 @@ def search_page():
 
 
 #: Headings of the facets the search service may return (English source strings)
-FACET_HEADINGS = {"type": _l("Type"), "collection": _l("Collection"), "institution": _l("Institution"), "decade": _l("Decade"),
-                  "year": _l("Year"), "language": _l("Language"), "creator": _l("Creator"), "subject": _l("Subject"),
-                  "place": _l("Place"), "date": _l("Date"), "kind": _l("Kind"), "media": _l("Media")}
+FACET_HEADINGS = {"type": _l("Type"), "collection": _l("Collection"), "institution": _l("Institution"),
+                  "decade": _l("Decade"), "year": _l("Year"), "language": _l("Language"), "creator": _l("Creator"),
+                  "subject": _l("Subject"), "place": _l("Place"), "date": _l("Date"), "kind": _l("Kind"),
+                  "media": _l("Media")}
 
 
 def search_facets(facets: dict[str, list], filters: dict[str, list[str]]) -> list[dict[str, Any]]:
     """The search service's facets ({name: [[value, count]]}) as toggle links for the template."""
     groups = []
     r = reader()
+    named: dict[str, dict[str, Any]] = {}
+    session = db()
+    for name, model in (("collection", Collection), ("institution", Institution)):
+        slugs = [str(row[0]) for row in (facets or {}).get(name, [])]
+        if slugs:
+            named[name] = {x.slug: x for x in session.scalars(select(model).where(model.slug.in_(slugs)))}
     for name, rows in (facets or {}).items():
         shaped = []
         for row in rows or []:
             value, count = str(row[0]), int(row[1])
             if name == "type":
                 label_text, lang = type_label(value), None
+            elif value in named.get(name, {}):
+                label_text, lang = _label_pair(named[name][value], r)
+            elif name == "decade" and re.fullmatch(r"\d{3,4}s", value):
+                label_text, lang = _("%(decade)ss", decade=value[:-1]), None
             else:
                 shown = i18n.text_for(value, None, r)
                 label_text, lang = shown.value, shown.lang

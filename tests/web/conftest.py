@@ -114,3 +114,12 @@ def site(repo) -> Site:
         s.flush()
         out.published, out.draft, out.simplified, out.audio, out.xss = pub.id, draft.id, simp.id, audio.id, xss.id
     return out
+
+
+@pytest.fixture
+def indexed(repo, site) -> Site:
+    """The site, indexed by the real search service (Whoosh in the test's data dir)."""
+    from search.service import rebuild
+
+    rebuild(repo)
+    return site
