@@ -1,7 +1,7 @@
 """OAI-PMH 2.0 at /oai, harvested by the real harvester library sickle against a live server."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import pytest
 import requests
