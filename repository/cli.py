@@ -62,11 +62,12 @@ def _pipeline_deriver():
     """Re-derive an item from its originals with the ingest pipelines (lazy import, see module doc)."""
     from ingest import intake
 
-    def derive(uow, item, files):
+    def derive(uow, item, files, transcript):
         kinds = {intake.sniff(f) for f in files}
         kind = "pdf" if kinds == {"pdf"} else ("image" if kinds <= set(intake.SCAN_KINDS) else intake.MEDIA_KIND)
         options = intake.IngestOptions(collection=item.collection.slug, publish=item.publish_when_ready,
-                                       agent=uow.agent, lang=item.ocr_languages, vertical=item.vertical)
+                                       agent=uow.agent, lang=item.ocr_languages, vertical=item.vertical,
+                                       transcript=transcript)
         return intake._pipeline(kind)(uow, item, files, options)
 
     return derive

@@ -35,8 +35,9 @@ from repository.preservation import dc_xml, records
 BAG_FORMAT = "lingnan-heritage-bag/1"
 ALWAYS_ROLES = ("original", "transcript", "webvtt")
 
-#: re-derives an item from its original files inside ``uow`` (stores them itself); returns the job
-Deriver = Callable[[UnitOfWork, Item, list[Path]], Job]
+#: re-derives an item from its original files (and uploaded transcript, if any) inside ``uow``;
+#: it stores the originals itself and returns the queued job
+Deriver = Callable[[UnitOfWork, Item, list[Path], Path | None], Job]
 
 
 def _safe_name(name: str, fallback: str) -> str:
@@ -224,7 +225,8 @@ def import_bag(repo: Repository, path: Path, *, agent: str = "cli", collection: 
         originals = [f for f in files if f["role"] == "original"]
         job_id = None
         if rederive:
-            job = derive(uow, item, [data / f["path"] for f in originals])
+            transcript = next((data / f["path"] for f in files if f["role"] == "transcript" and f.get("path")), None)
+            job = derive(uow, item, [data / f["path"] for f in originals], transcript)
             job_id = job.id
         else:
             pages: dict[int, Page] = {}

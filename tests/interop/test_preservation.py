@@ -214,7 +214,7 @@ def test_backup_wipe_restore_gives_same_repository_and_search(cli, sample, repo,
     assert r4.code == 1 and "not empty" in r4.err
 
 
-def test_restore_refuses_damaged_backup_and_bad_source(cli, sample, repo, settings, tmp_path):
+def test_restore_refuses_damaged_backup_and_bad_source(cli, sample, repo, settings, tmp_path, capsys):
     dest = tmp_path / "backup"
     assert cli("backup", dest).code == 0
     obj = next(p for p in (dest / "objects").rglob("*") if p.is_file())
@@ -223,8 +223,35 @@ def test_restore_refuses_damaged_backup_and_bad_source(cli, sample, repo, settin
     from web.cli import main
 
     assert main(["--data-dir", str(target), "restore", str(dest)]) == 1
-    assert not (target / "heritage.db").exists() and not any((target / "objects").rglob("*")) if target.exists() else True
+    assert "does not match its checksum" in capsys.readouterr().err
+    assert not (target / "heritage.db").exists() and not (target / "objects").exists()
     r = cli("restore", tmp_path / "no-backup-here")
     assert r.code == 1 and "manifest.json" in r.err
     r = cli("backup", settings.data_dir / "inside")
     assert r.code == 1 and "outside the data directory" in r.err
+
+
+def test_bag_without_derivatives_is_rederived_by_the_pipeline(cli, repo, build, tmp_path):
+    """A recording ingested by the real AV pipeline, bagged without derivatives, re-derived on import."""
+    from ingest.av.speech import make_test_media
+    from ingest.intake import IngestOptions, create_item, wait_for
+
+    build.collection("oral", "口述歷史")
+    wav = make_test_media("wav", tmp_path / "interview.wav", 2.0)
+    vtt = tmp_path / "interview.vtt"
+    vtt.write_text("WEBVTT\n\n00:00:00.000 --> 00:00:01.500\n<v 陳伯>我哋以前喺西關住\n", encoding="utf-8")
+    item_id, job_id = create_item(repo, [wav], IngestOptions(collection="oral", title="西關訪問", publish=True,
+                                                              transcript=vtt))
+    assert wait_for(repo, [job_id])[0].state == "done"
+    bag = tmp_path / "bag-av"
+    assert cli("export-bag", item_id, bag).code == 0
+    assert not (bag / "data" / "derivatives").exists()
+    r = cli("import-bag", bag, "--wait")
+    assert r.code == 0, r
+    new_id = int(r.out.strip().splitlines()[-1])
+    assert objects_of(repo, new_id, "original") == objects_of(repo, item_id, "original")
+    with repo.session() as s:
+        new = s.get(Item, new_id)
+        assert new.state == "published" and new.type == "Sound"
+        assert {f.role for f in new.files} >= {"original", "access"}
+        assert [g.text for g in new.segments] == ["我哋以前喺西關住"]
