@@ -155,14 +155,19 @@ def jyutping(text: str) -> list[str]:
     """
     out: list[str] = []
     for ch in text:
-        if not is_han(ch):
-            continue
-        # the traditional form first: 广 is also a character of its own (jim2), but means 廣 (gwong2)
-        trad = _s2t().convert(ch)
-        syl = (_char_jyutping(trad) if trad != ch else None) or _char_jyutping(ch)
-        if syl:
-            out.append(syl)
+        if is_han(ch):
+            syl = char_reading(ch)
+            if syl:
+                out.append(syl)
     return out
+
+
+@lru_cache(maxsize=100_000)
+def char_reading(ch: str) -> str | None:
+    """The toneless Jyutping of one Han character (the traditional form first: 广 is also a
+    character of its own, jim2, but in simplified text it means 廣, gwong2)."""
+    trad = _s2t().convert(ch)
+    return (_char_jyutping(trad) if trad != ch else None) or _char_jyutping(ch)
 
 
 def jyutping_query(word: str) -> list[str] | None:
@@ -184,16 +189,26 @@ def other_script(q: str) -> str:
 
 
 def _query_parts(query: str) -> list[str]:
-    """Quoted phrases and words of a free-text query, without operators or field prefixes."""
+    """Quoted phrases and words of a free-text query, without operators, field prefixes or NOT-ed words."""
     parts: list[str] = []
-    for m in re.finditer(r'"([^"]*)"|(\S+)', unicodedata.normalize("NFKC", query)):
-        part = m.group(1) if m.group(1) is not None else m.group(2)
-        if m.group(2) is not None:
-            if part in ("AND", "OR", "NOT"):
+    negate = False
+    for m in re.finditer(r'(-?)(?:[A-Za-z]+:)?"([^"]*)"|(\S+)', unicodedata.normalize("NFKC", query)):
+        if m.group(3) is not None:
+            part = m.group(3)
+            if part in ("AND", "OR"):
                 continue
-            part = re.sub(r"^-|^[A-Za-z]+:", "", part).strip("()")
-        if part.strip():
+            if part == "NOT":
+                negate = True
+                continue
+            if part.startswith("-"):
+                negate, part = True, part[1:]
+            part = re.sub(r"^[A-Za-z]+:", "", part).strip("()")
+        else:
+            part = m.group(2)
+            negate = negate or bool(m.group(1))
+        if part.strip() and not negate:
             parts.append(part)
+        negate = False
     return parts
 
 
@@ -228,14 +243,14 @@ def find_matches(text: str, query: str) -> list[tuple[int, int]]:
 
 def _jyutping_spans(text: str, syllables: list[str]) -> list[tuple[int, int]]:
     """Spans of consecutive Han characters that read as ``syllables``."""
-    readings = [(i, jyutping(c)) for i, c in enumerate(text) if is_han(c)]
+    readings = [(i, char_reading(c)) for i, c in enumerate(text) if is_han(c)]
     out = []
     n = len(syllables)
     for k in range(len(readings) - n + 1):
         window = readings[k:k + n]
         if window[-1][0] - window[0][0] != n - 1:
             continue
-        if [r[1][0] if r[1] else None for r in window] == syllables:
+        if [r[1] for r in window] == syllables:
             out.append((window[0][0], window[-1][0] + 1))
     return out
 

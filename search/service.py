@@ -11,7 +11,6 @@ import weakref
 from typing import Any, Callable
 
 from sqlalchemy import delete, func, select
-from sqlalchemy.orm import selectinload
 
 from config import InvalidInput
 from repository import Repository
@@ -87,8 +86,7 @@ def search(repo: Repository, q: str, *, filters: dict[str, list[str]] | None = N
     hq = parsed.highlight_query
     out: list[dict[str, Any]] = []
     with repo.session() as s:
-        items = {it.id: it for it in s.scalars(select(Item).where(Item.id.in_(ids))
-                                              .options(selectinload(Item.institution)))}
+        items = {it.id: it for it in s.scalars(select(Item).where(Item.id.in_(ids)))}
         pages_wanted = {(h.item_id, h.ref) for h in subs if h.kind == "page"}
         segs_wanted = {h.ref for h in subs if h.kind == "segment"}
         pages: dict[int, list[Page]] = {}
