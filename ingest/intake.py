@@ -13,6 +13,7 @@ Each item is created in its own unit of work, so a bad file leaves no item and n
 """
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
 import unicodedata
@@ -42,6 +43,7 @@ class IngestOptions:
     metadata: dict[str, Any] = field(default_factory=dict)
     agent: str = "cli"
     institution: str | None = None  # default: the collection's institution
+    settings: Any = None  # set by create_item to repo.settings (pipelines read limits from it)
 
 
 def check_path(path: Path) -> Path:
@@ -124,6 +126,8 @@ def create_item(repo: Repository, files: list[Path], options: IngestOptions) -> 
                     vertical=options.vertical, publish_when_ready=options.publish)
         uow.session.add(item)
         uow.session.flush()
+        if options.settings is None:
+            options = dataclasses.replace(options, settings=repo.settings)
         job = _pipeline(kind)(uow, item, files, options)
         uow.event("ingestion", item=item, detail={"files": [f.name for f in files], "job": job.id})
         return item.id, job.id

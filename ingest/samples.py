@@ -86,7 +86,12 @@ def to_script(text: str, script: str) -> str:
         return text
     import opencc
 
-    return opencc.OpenCC("t2s").convert(text)
+    out = opencc.OpenCC("t2s").convert(text)
+    if len(out) != len(text):
+        return out
+    # keep the original where OpenCC picks a character outside the BMP (嗰 → 𠮶): such forms are
+    # rare in print, and neither the fonts nor Tesseract's models handle them well
+    return "".join(o if ord(o) <= 0xFFFF else t for o, t in zip(out, text))
 
 
 def render_text_page(text: str, *, script: Literal["trad", "simp", "hk"] = "trad", vertical: bool = False,

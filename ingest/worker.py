@@ -28,6 +28,7 @@ HANDLERS: dict[str, Callable[["JobContext"], None]] = {}
 #: Modules whose import registers handlers. One line each.
 HANDLER_MODULES: tuple[str, ...] = (
     "ingest.av",
+    "ingest.scan",
 )
 
 

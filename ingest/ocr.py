@@ -1,0 +1,462 @@
+"""Chinese OCR with Tesseract (through pytesseract): model choice per page, hOCR parsing, ALTO.
+
+Why not one blind language combination: on scan-like pages ``chi_tra+chi_sim+eng`` makes several
+times the character errors of the right single model, and a vertical page read with a horizontal
+model is garbage (see tests/scan/test_ocr_quality.py for the measured numbers). So ``auto``
+decides per page:
+
+* **direction** from the ink projection profiles (horizontal text leaves blank *rows* between
+  lines, vertical text blank *columns*); no OCR run needed;
+* **script** (simplified / traditional) by reading the page with both ``chi_tra`` and ``chi_sim``
+  (or their ``_vert`` models) and comparing Tesseract's per-character confidence *only at the
+  characters where the two readings are the same character in its two scripts* (钱/錢, 个/個 …,
+  found by folding with OpenCC). Both models output only their own script, so the text alone
+  cannot tell the script; and the page-wide mean confidence is dominated by characters both models
+  find hard (e.g. Cantonese 嘅 咗 嗰), so it picks the wrong script too often.
+  The better reading is kept — no third run.
+
+An archivist can override per item or collection (``--lang chi_tra``, ``--vertical``); a fixed
+model costs one Tesseract run per page.
+"""
+from __future__ import annotations
+
+import difflib
+import functools
+import os
+import re
+import unicodedata
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from config import InvalidInput
+
+# Each page runs in its own tesseract process and pages run in parallel: keep every process on one
+# core (OpenMP inside tesseract would otherwise oversubscribe the cores). Inherited by subprocesses.
+os.environ.setdefault("OMP_THREAD_LIMIT", "1")
+
+import pytesseract  # noqa: E402  (after OMP_THREAD_LIMIT)
+
+HORIZONTAL_PSM = 3  # fully automatic page segmentation
+VERTICAL_PSM = 5  # a uniform block of vertically aligned text (measured better than 3 for _vert)
+DEFAULT_DPI = 300
+SCRIPT_MODELS = {"trad": "chi_tra", "simp": "chi_sim"}
+_HOCR_NS = "{http://www.w3.org/1999/xhtml}"
+_TITLE = re.compile(r"(\w+) ([^;]+)")
+
+
+class OcrError(Exception):
+    """Tesseract failed on a page (the message says why)."""
+
+
+@dataclass
+class OcrPage:
+    """One page read by OCR (or from a PDF text layer)."""
+
+    words: list[dict[str, Any]]  # {"text", "xywh": [x, y, w, h], "conf", "line"}
+    text: str
+    model: str
+    confidence: float | None
+    hocr: bytes | None = None
+    candidates: dict[str, float] = field(default_factory=dict)  # model -> score used for the choice
+
+
+# ---------------------------------------------------------------------------------------------
+# running tesseract
+def tesseract_hocr(image: Path | Image.Image, model: str, *, vertical: bool, dpi: int | None = None,
+                   timeout: float = 600) -> bytes:
+    """hOCR (with per-character boxes and confidences) of one page image."""
+    psm = VERTICAL_PSM if vertical else HORIZONTAL_PSM
+    config = f"--psm {psm} --dpi {dpi or DEFAULT_DPI} -c hocr_char_boxes=1"
+    src = str(image) if isinstance(image, Path) else image
+    try:
+        return pytesseract.image_to_pdf_or_hocr(src, lang=model, extension="hocr", config=config, timeout=timeout)
+    except RuntimeError as exc:  # pytesseract raises RuntimeError on timeout
+        raise OcrError(f"tesseract ({model}) timed out after {timeout:.0f} s") from None
+    except pytesseract.TesseractError as exc:
+        raise OcrError(f"tesseract ({model}) failed: {exc.message.strip()[:300]}") from None
+    except pytesseract.TesseractNotFoundError:
+        raise OcrError("tesseract is not installed (Debian package tesseract-ocr)") from None
+
+
+def read_page(image: Path | Image.Image, model: str, *, vertical: bool | None = None,
+              dpi: int | None = None) -> OcrPage:
+    """OCR one page with a fixed ``model`` ('chi_tra', 'chi_sim_vert', 'chi_tra+eng', …)."""
+    vertical = model_is_vertical(model) if vertical is None else vertical
+    hocr = tesseract_hocr(image, model, vertical=vertical, dpi=dpi)
+    words = parse_hocr(hocr)
+    return OcrPage(words=words, text=words_text(words), model=model, confidence=mean_confidence(words), hocr=hocr)
+
+
+def model_is_vertical(model: str) -> bool:
+    return any(part.endswith("_vert") for part in model.split("+"))
+
+
+# ---------------------------------------------------------------------------------------------
+# choosing the model
+def resolve_models(lang: str | None, vertical: bool | None) -> str:
+    """Turn the item/collection/settings choice into 'auto' or a concrete model list.
+    ``vertical=True`` maps chi_tra → chi_tra_vert (and chi_sim → chi_sim_vert)."""
+    lang = (lang or "auto").strip()
+    if lang == "auto":
+        return "auto"
+    parts = [p for p in lang.split("+") if p]
+    available = set(available_models())
+    for p in parts:
+        if p not in available:
+            raise InvalidInput(f"OCR model {p!r} is not installed; installed: {', '.join(sorted(available))}")
+    if vertical:
+        parts = [p + "_vert" if p in ("chi_tra", "chi_sim") and p + "_vert" in available else p for p in parts]
+    return "+".join(parts)
+
+
+@functools.lru_cache(maxsize=1)
+def available_models() -> tuple[str, ...]:
+    try:
+        return tuple(pytesseract.get_languages(config=""))
+    except Exception:  # tesseract missing: every OCR call will say so
+        return ()
+
+
+def detect_vertical(img: Image.Image) -> tuple[bool, float]:
+    """(is vertical, strength) from ink projection profiles of a reduced page.
+
+    Horizontal text leaves many blank rows between lines and almost no blank columns inside the
+    text block; vertical text the opposite. Strength is the difference of the two blank fractions
+    (0…1); near 0 means the layout is ambiguous (pictures, tables)."""
+    import numpy as np
+
+    g = img.convert("L")
+    factor = max(1, min(g.size) // 500)
+    small = np.asarray(g.reduce(factor) if factor > 1 else g, dtype=np.float32)
+    ink = small < (small.mean() - 2.5 * small.std() if small.std() > 0 else 128)
+    if not ink.any():
+        ink = small < 128
+    rows, cols = np.where(ink.any(axis=1))[0], np.where(ink.any(axis=0))[0]
+    if rows.size < 2 or cols.size < 2:
+        return False, 0.0
+    block = ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    row_blank = float((block.mean(axis=1) < 0.002).mean())
+    col_blank = float((block.mean(axis=0) < 0.002).mean())
+    return col_blank > row_blank, abs(col_blank - row_blank)
+
+
+def choose_and_read(image: Path, img: Image.Image, lang: str | None, vertical: bool | None,
+                    dpi: int | None = None) -> OcrPage:
+    """OCR a page with the model the settings ask for, or with ``auto`` the best model for it.
+
+    ``auto``: direction from :func:`detect_vertical` (unless ``vertical`` is given); then the
+    page is read with the traditional model and :func:`glyph_script_vote` compares the page's
+    glyphs of script-specific characters with both forms. A clearly traditional page is done after
+    one run; otherwise it is read with the simplified model too, the simplified reading votes as
+    well, and the script with more votes wins (its reading is kept — no third run)."""
+    models = resolve_models(lang, vertical)
+    if models != "auto":
+        return read_page(image, models, vertical=model_is_vertical(models) or bool(vertical), dpi=dpi)
+    is_vert = vertical if vertical is not None else detect_vertical(img)[0]
+    suffix = "_vert" if is_vert else ""
+    trad = read_page(image, "chi_tra" + suffix, vertical=is_vert, dpi=dpi)
+    t1, s1 = glyph_script_vote(img, trad.words, "trad")
+    trad.candidates = {"trad_votes": t1, "simp_votes": s1}
+    if clearly_traditional(t1, s1):
+        return trad
+    simp = read_page(image, "chi_sim" + suffix, vertical=is_vert, dpi=dpi)
+    t2, s2 = glyph_script_vote(img, simp.words, "simp")
+    votes = {"trad_votes": t1 + t2, "simp_votes": s1 + s2}
+    best = simp if votes["simp_votes"] > votes["trad_votes"] else trad
+    best.candidates = votes
+    return best
+
+
+def clearly_traditional(trad_votes: int, simp_votes: int) -> bool:
+    """≥ 1.5× the simplified votes and a lead of ≥ 4: no second run needed."""
+    return trad_votes >= 1.5 * simp_votes and trad_votes - simp_votes >= 4
+
+
+_GLYPH = 32  # side of the normalised glyph bitmaps compared
+
+
+def glyph_script_vote(img: Image.Image, words: list[dict[str, Any]], script: str) -> tuple[int, int]:
+    """(traditional votes, simplified votes) from a page reading made with a ``script`` model.
+
+    Tesseract's models only ever output their own script, so the *text* cannot tell the script.
+    The glyphs can: for every character of the reading whose form differs in the other script
+    (錢/钱, 個/个 …, by OpenCC), the page's glyph (cut from its box) is compared by normalised
+    correlation with both forms rendered in Noto CJK (sans and serif); the closer form votes.
+    Written here because no library offers script identification from glyph images."""
+    conv = _t2s() if script == "trad" else _s2t()
+    gray = img.convert("L")
+    t_votes = s_votes = 0
+    for w in words:
+        ch = w["text"]
+        if len(ch) != 1 or not _is_han(ch):
+            continue
+        other = conv.convert(ch)
+        if other == ch or len(other) != 1:
+            continue
+        trad_ch, simp_ch = (ch, other) if script == "trad" else (other, ch)
+        glyph = _page_glyph(gray, w["xywh"])
+        if glyph is None:
+            continue
+        ct = max(float((glyph * t).sum()) for t in _templates(trad_ch, "trad"))
+        cs = max(float((glyph * t).sum()) for t in _templates(simp_ch, "simp"))
+        if cs > ct:
+            s_votes += 1
+        else:
+            t_votes += 1
+    return t_votes, s_votes
+
+
+@functools.lru_cache(maxsize=1)
+def _s2t():
+    import opencc
+
+    return opencc.OpenCC("s2t")
+
+
+def _normalised(ink):  # ink: 2-D float array, 1 = ink
+    import numpy as np
+
+    ys, xs = np.where(ink > 0.5)
+    if ys.size < 3:
+        return None
+    crop = ink[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
+    small = Image.fromarray((crop * 255).astype("uint8")).resize((_GLYPH, _GLYPH), Image.BILINEAR)
+    v = np.asarray(small, dtype=np.float32) / 255
+    v = v - v.mean()
+    norm = float(np.linalg.norm(v))
+    return v / norm if norm else None
+
+
+def _page_glyph(gray: Image.Image, xywh: list[int]):
+    import numpy as np
+
+    x, y, w, h = xywh
+    side = max(w, h)
+    cx, cy = x + w / 2, y + h / 2
+    box = (int(cx - side / 2) - 2, int(cy - side / 2) - 2, int(cx + side / 2) + 2, int(cy + side / 2) + 2)
+    a = np.asarray(gray.crop(box), dtype=np.float32)
+    if a.size == 0:
+        return None
+    return _normalised((a < (float(a.min()) + float(a.max())) / 2).astype(np.float32))
+
+
+@functools.lru_cache(maxsize=8192)
+def _templates(ch: str, script: str) -> tuple:
+    import numpy as np
+    from PIL import ImageDraw
+
+    from ingest.samples import font
+
+    out = []
+    for serif in (False, True):
+        canvas = Image.new("L", (96, 96), 0)
+        ImageDraw.Draw(canvas).text((16, 16), ch, font=font(script, 64, serif), fill=255)
+        v = _normalised(np.asarray(canvas, dtype=np.float32) / 255)
+        if v is not None:
+            out.append(v)
+    return tuple(out) or (np.zeros((_GLYPH, _GLYPH), dtype=np.float32),)
+
+
+def script_scores(trad_words: list[dict[str, Any]], simp_words: list[dict[str, Any]]) -> tuple[float, float]:
+    """Mean confidence of each reading at the characters where the two readings agree up to
+    script (OpenCC t2s folding) but differ in form; falls back to the mean confidence of all
+    characters when fewer than 3 such characters exist."""
+    t_chars = [(c, w["conf"]) for w in trad_words for c in w["text"] if _is_han(c)] if trad_words else []
+    s_chars = [(c, w["conf"]) for w in simp_words for c in w["text"] if _is_han(c)] if simp_words else []
+    conv = _t2s()
+    t_fold = [conv.convert(c) for c, _ in t_chars]
+    s_seq = [c for c, _ in s_chars]
+    matcher = difflib.SequenceMatcher(None, t_fold, s_seq, autojunk=False)
+    dt: list[float] = []
+    ds: list[float] = []
+    for a, b, size in matcher.get_matching_blocks():
+        for k in range(size):
+            (tc, tconf), (sc, sconf) = t_chars[a + k], s_chars[b + k]
+            if tc != sc:
+                dt.append(tconf)
+                ds.append(sconf)
+    if len(dt) >= 3:
+        return sum(dt) / len(dt), sum(ds) / len(ds)
+    mean = lambda xs: sum(c for _, c in xs) / len(xs) if xs else 0.0  # noqa: E731
+    return mean(t_chars), mean(s_chars)
+
+
+@functools.lru_cache(maxsize=1)
+def _t2s():
+    import opencc
+
+    return opencc.OpenCC("t2s")
+
+
+def _is_han(c: str) -> bool:
+    return "\u3400" <= c <= "\u9fff" or "\uf900" <= c <= "\ufaff" or ord(c) >= 0x20000
+
+
+# ---------------------------------------------------------------------------------------------
+# hOCR
+def _title(el: ET.Element) -> dict[str, str]:
+    return dict(_TITLE.findall(el.get("title", "")))
+
+
+def _bbox(value: str) -> list[int]:
+    x0, y0, x1, y1 = (int(float(v)) for v in value.split()[:4])
+    return [x0, y0, max(1, x1 - x0), max(1, y1 - y0)]
+
+
+def parse_hocr(hocr: bytes | str) -> list[dict[str, Any]]:
+    """Words of a Tesseract hOCR page: ``{"text", "xywh", "conf", "line"}`` in reading order.
+
+    Han text is split into one entry per character (Tesseract's ``ocrx_cinfo`` boxes, from
+    ``hocr_char_boxes=1``), so search can highlight exactly the matched characters; Latin words
+    and numbers stay whole words. ``line`` numbers the lines (columns on vertical pages) 0, 1, …"""
+    data = hocr if isinstance(hocr, bytes) else hocr.encode("utf-8")
+    try:
+        root = ET.fromstring(data)
+    except ET.ParseError as exc:
+        raise OcrError(f"unreadable hOCR from tesseract: {exc}") from None
+    words: list[dict[str, Any]] = []
+    line_no = -1
+    for line in root.iter():
+        cls = line.get("class", "")
+        if cls not in ("ocr_line", "ocr_caption", "ocr_textfloat", "ocr_header"):
+            continue
+        line_no += 1
+        for word in line.iter(f"{_HOCR_NS}span"):
+            if word.get("class") != "ocrx_word":
+                continue
+            wt = _title(word)
+            chars = [c for c in word.iter(f"{_HOCR_NS}span") if c.get("class") == "ocrx_cinfo"]
+            text = "".join((c.text or "") for c in chars) if chars else "".join(word.itertext())
+            text = unicodedata.normalize("NFC", text.strip())
+            if not text:
+                continue
+            wconf = float(wt.get("x_wconf", "0"))
+            if chars and any(_is_han(ch) for ch in text):
+                pending: list[dict[str, Any]] = []
+                wbox = _bbox(wt["bbox"])
+                cells = _char_boxes(wbox, [_title(c).get("x_bboxes") for c in chars],
+                                    vertical=_title(line).get("baseline", "0 0").split()[0] != "0"
+                                    and wbox[3] > wbox[2])
+                for c, cell in zip(chars, cells):
+                    ct = _title(c)
+                    ch = (c.text or "").strip()
+                    if not ch:
+                        continue
+                    conf = round(float(ct.get("x_conf", wconf)), 1)
+                    entry = {"text": ch, "xywh": cell, "conf": conf, "line": line_no}
+                    # keep runs of Latin letters/digits inside a mixed word together
+                    if pending and not _is_han(ch) and not _is_han(pending[-1]["text"][-1]) \
+                            and ch.isalnum() and pending[-1]["text"][-1].isalnum():
+                        _merge(pending[-1], entry)
+                    else:
+                        pending.append(entry)
+                words.extend(pending)
+            else:
+                words.append({"text": text, "xywh": _bbox(wt["bbox"]), "conf": round(wconf, 1), "line": line_no})
+    return words
+
+
+def _char_boxes(wbox: list[int], cboxes: list[str | None], *, vertical: bool) -> list[list[int]]:
+    """Boxes for the characters of one word. Tesseract's LSTM symbol boxes are approximate and on
+    vertical pages plainly wrong (x = 0, width 0 — measured with tesseract 5.3), while word boxes
+    are good. So: one character → the word box; several → their symbol boxes if all lie inside the
+    word box, else the word box cut into equal cells along the writing direction."""
+    n = len(cboxes)
+    if n == 1:
+        return [wbox]
+    x, y, w, h = wbox
+    parsed = [_bbox(b) for b in cboxes if b]
+    if len(parsed) == n and all(b[2] > 1 and b[3] > 1 and b[0] >= x - 3 and b[1] >= y - 3
+                                and b[0] + b[2] <= x + w + 3 and b[1] + b[3] <= y + h + 3 for b in parsed):
+        return parsed
+    if vertical:
+        step = h / n
+        return [[x, int(y + i * step), w, max(1, int(step))] for i in range(n)]
+    step = w / n
+    return [[int(x + i * step), y, max(1, int(step)), h] for i in range(n)]
+
+
+def _merge(into: dict[str, Any], other: dict[str, Any]) -> None:
+    x0, y0, w0, h0 = into["xywh"]
+    x1, y1, w1, h1 = other["xywh"]
+    left, top = min(x0, x1), min(y0, y1)
+    right, bottom = max(x0 + w0, x1 + w1), max(y0 + h0, y1 + h1)
+    into["xywh"] = [left, top, right - left, bottom - top]
+    into["conf"] = round(min(into["conf"], other["conf"]), 1)
+    into["text"] += other["text"]
+
+
+def words_text(words: list[dict[str, Any]]) -> str:
+    """Plain text: lines joined by newlines; Han characters joined directly, a space only
+    between two non-Han tokens (English words, numbers)."""
+    out: list[str] = []
+    last: dict[str, Any] | None = None
+    for w in words:
+        if last is not None:
+            if w["line"] != last["line"]:
+                out.append("\n")
+            elif not _is_han(w["text"][0]) and not _is_han(last["text"][-1]) \
+                    and unicodedata.category(w["text"][0])[0] in "LN":
+                out.append(" ")
+        out.append(w["text"])
+        last = w
+    return "".join(out)
+
+
+def mean_confidence(words: list[dict[str, Any]]) -> float | None:
+    confs = [w["conf"] for w in words if w.get("conf") is not None and w["conf"] >= 0]
+    return round(sum(confs) / len(confs), 1) if confs else None
+
+
+# ---------------------------------------------------------------------------------------------
+# ALTO
+ALTO_NS = "http://www.loc.gov/standards/alto/ns-v4#"
+
+
+def to_alto(words: list[dict[str, Any]], width: int, height: int, *, image_name: str = "",
+            software: str = "Lingnan Heritage Repository + Tesseract") -> bytes:
+    """ALTO 4 XML of one page (one TextBlock; a TextLine per line/column; a String per word or
+    Han character with WC = confidence 0…1). Written here rather than by a second Tesseract run
+    (``tesseract … alto``) so that pages whose text comes from a PDF text layer get the very same
+    ALTO, and OCR pages are not read twice."""
+    ET.register_namespace("", ALTO_NS)
+    q = lambda tag: f"{{{ALTO_NS}}}{tag}"  # noqa: E731
+    alto = ET.Element(q("alto"))
+    desc = ET.SubElement(alto, q("Description"))
+    ET.SubElement(desc, q("MeasurementUnit")).text = "pixel"
+    src = ET.SubElement(desc, q("sourceImageInformation"))
+    ET.SubElement(src, q("fileName")).text = image_name
+    proc = ET.SubElement(ET.SubElement(desc, q("Processing"), ID="OCR_0"), q("processingSoftware"))
+    ET.SubElement(proc, q("softwareName")).text = software
+    layout = ET.SubElement(alto, q("Layout"))
+    page = ET.SubElement(layout, q("Page"), ID="page_1", PHYSICAL_IMG_NR="1", HEIGHT=str(height), WIDTH=str(width))
+    space = ET.SubElement(page, q("PrintSpace"), HPOS="0", VPOS="0", WIDTH=str(width), HEIGHT=str(height))
+    if words:
+        block = ET.SubElement(space, q("TextBlock"), ID="block_1", **_alto_box(_union([w["xywh"] for w in words])))
+        by_line: dict[int, list[dict[str, Any]]] = {}
+        for w in words:
+            by_line.setdefault(w.get("line", 0), []).append(w)
+        for n, (line_no, lw) in enumerate(by_line.items()):
+            tl = ET.SubElement(block, q("TextLine"), ID=f"line_{n + 1}", **_alto_box(_union([w["xywh"] for w in lw])))
+            for i, w in enumerate(lw):
+                attrs = {"ID": f"string_{n + 1}_{i + 1}", "CONTENT": w["text"], **_alto_box(w["xywh"])}
+                if w.get("conf") is not None:
+                    attrs["WC"] = f"{max(0.0, min(1.0, w['conf'] / 100)):.2f}"
+                ET.SubElement(tl, q("String"), **attrs)
+    return ET.tostring(alto, encoding="utf-8", xml_declaration=True)
+
+
+def _union(boxes: list[list[int]]) -> list[int]:
+    x0 = min(b[0] for b in boxes)
+    y0 = min(b[1] for b in boxes)
+    x1 = max(b[0] + b[2] for b in boxes)
+    y1 = max(b[1] + b[3] for b in boxes)
+    return [x0, y0, x1 - x0, y1 - y0]
+
+
+def _alto_box(b: list[int]) -> dict[str, str]:
+    return {"HPOS": str(b[0]), "VPOS": str(b[1]), "WIDTH": str(b[2]), "HEIGHT": str(b[3])}

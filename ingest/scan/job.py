@@ -1,0 +1,206 @@
+"""The ``scan`` job: make every page of an item (derivatives + OCR), resumably and in parallel.
+
+* Pages run in a thread pool of ``settings.workers`` threads; the heavy work is the tesseract
+  subprocess (one core each, ``OMP_THREAD_LIMIT=1``) and Pillow, which release the GIL.
+* Each finished page is committed on its own (Page row + its files) by the job's thread, so a
+  killed worker loses at most the pages in flight; the job is re-run by another worker and
+  skips pages already done (the unique (item, n) constraint makes a page impossible twice).
+* A page that fails is recorded (Page.error, ocr_status 'failed'); the item then becomes
+  'failed' with an error naming the pages, and is never published with holes.
+"""
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from config import HeritageError, InvalidInput
+from repository.models import Event, File, Item, ItemState, Page, utcnow
+
+from ingest import images, ocr, pdf
+from ingest.worker import JobCancelled, JobContext, handler
+
+HEARTBEAT_SECONDS = 10
+
+
+@dataclass
+class PageResult:
+    n: int
+    width: int = 0
+    height: int = 0
+    text: str = ""
+    words: list[dict[str, Any]] = field(default_factory=list)
+    model: str | None = None
+    confidence: float | None = None
+    status: str = "done"  # done | skipped (text layer) | failed
+    error: str | None = None
+    files: list[tuple[Path, str, str, dict[str, Any]]] = field(default_factory=list)  # path, role, mime, extra
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+def process_page(spec: dict[str, Any], source: dict[str, Any], src_path: Path, workdir: Path, *,
+                 lang: str | None, vertical: bool | None, max_pixels: int) -> PageResult:
+    """Make one page: decode → 8-bit page image + thumbnail → text (PDF layer or OCR) → hOCR, ALTO.
+    Never raises for bad data: failures come back as a result with status 'failed'."""
+    n = spec["n"]
+    inner = spec["index"] or source["kind"] == "pdf"
+    where = f"page {n} ({source['name']}, page {spec['index'] + 1})" if inner else f"page {n} ({source['name']})"
+    try:
+        text_words = None
+        dpi: int | None = None
+        if source["kind"] == "pdf":
+            img, text_words, dpi = pdf.render_page(src_path, spec["index"], max_pixels)
+        else:
+            img = images.load_frame(src_path, spec["index"], max_pixels)
+            dpi_info = img.info.get("dpi")
+            dpi = int(dpi_info[0]) if dpi_info and 70 <= float(dpi_info[0]) <= 2400 else None
+        stem = workdir / f"p{n:05d}"
+        page_path, page_mime = images.save_page_image(img, stem)
+        thumb = images.save_thumbnail(img, stem.with_suffix(".thumb.jpg"))
+        res = PageResult(n=n, width=img.width, height=img.height)
+        res.files += [(page_path, "page_image", page_mime, {"width": img.width, "height": img.height}),
+                      (thumb, "thumbnail", "image/jpeg", {})]
+        if text_words is not None:
+            res.words, res.status, res.model = text_words, "skipped", None
+            res.text = ocr.words_text(text_words)
+            res.detail = {"text": "pdf text layer"}
+        else:
+            read = ocr.choose_and_read(page_path, img, lang, vertical, dpi=dpi)
+            res.words, res.text, res.model, res.confidence = read.words, read.text, read.model, read.confidence
+            res.detail = {"ocr_model": read.model, **({"auto": read.candidates} if read.candidates else {})}
+            hocr = stem.with_suffix(".hocr")
+            hocr.write_bytes(read.hocr or b"")
+            res.files.append((hocr, "hocr", "text/vnd.hocr+html", {}))
+        alto = stem.with_suffix(".alto.xml")
+        alto.write_bytes(ocr.to_alto(res.words, img.width, img.height, image_name=page_path.name))
+        txt = stem.with_suffix(".txt")
+        txt.write_text(res.text, encoding="utf-8")
+        res.files += [(alto, "alto", "application/alto+xml", {}), (txt, "text", "text/plain; charset=utf-8", {})]
+        return res
+    except (HeritageError, ocr.OcrError) as exc:
+        return PageResult(n=n, status="failed", error=f"{where}: {exc}")
+    except Exception as exc:  # a bug or OS error on one page must not hide the others
+        return PageResult(n=n, status="failed", error=f"{where}: {type(exc).__name__}: {exc}")
+
+
+@handler("scan")
+def run_scan(ctx: JobContext) -> None:
+    """Handler of ``scan`` jobs (see module docstring)."""
+    repo, payload = ctx.repo, ctx.payload
+    settings = repo.settings
+    specs: list[dict[str, Any]] = payload["pages"]
+    sources: list[dict[str, Any]] = payload["sources"]
+    with repo.session() as s:
+        item = s.get(Item, ctx.job.item_id)
+        if item is None or item.deleted_at is not None:
+            raise InvalidInput(f"item {ctx.job.item_id} no longer exists")
+        finished = {p.n for p in s.scalars(select(Page).where(Page.item_id == item.id))
+                    if p.ocr_status in ("done", "skipped")}
+    lang = payload.get("lang") or settings.ocr_languages
+    vertical = payload.get("vertical")
+    todo = [p for p in specs if p["n"] not in finished]
+    total = len(specs)
+    done = total - len(todo)
+    errors: list[dict[str, Any]] = []
+    ctx.progress(done, total, "pages" if not todo else f"page {todo[0]['n']}", errors)
+    settings.cache_dir.mkdir(parents=True, exist_ok=True)
+    workdir = Path(tempfile.mkdtemp(prefix=f"scan-{ctx.job.id}-", dir=settings.cache_dir))
+    pool = ThreadPoolExecutor(max_workers=max(1, settings.workers), thread_name_prefix="scan-page")
+    try:
+        pending: set[Future] = set()
+        for spec in todo:
+            src = sources[spec["source"]]
+            pending.add(pool.submit(process_page, spec, src, repo.store.path(src["sha256"]), workdir,
+                                    lang=lang, vertical=vertical, max_pixels=settings.max_image_pixels))
+        while pending:
+            ready, pending = wait(pending, timeout=HEARTBEAT_SECONDS, return_when=FIRST_COMPLETED)
+            for fut in ready:
+                res = fut.result()
+                _commit_page(ctx, res)
+                done += 1
+                if res.error:
+                    errors.append({"page": res.n, "error": res.error})
+                ctx.progress(done, total, f"page {res.n} {res.status}", errors)
+            if not ready:
+                ctx.progress(done, total, "ocr", errors)  # heartbeat + cancellation check
+    except JobCancelled:
+        pool.shutdown(wait=False, cancel_futures=True)
+        with repo.unit_of_work(f"worker:{ctx.worker}") as uow:
+            item = uow.session.get(Item, ctx.job.item_id)
+            item.state = ItemState.FAILED.value
+            item.error = f"processing was cancelled after {done} of {total} pages"
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        shutil.rmtree(workdir, ignore_errors=True)
+    _finish_item(ctx, total)
+
+
+def _commit_page(ctx: JobContext, res: PageResult) -> None:
+    """One page (row + files) in one unit of work; a page someone else committed is left alone."""
+    repo = ctx.repo
+    try:
+        with repo.unit_of_work(f"worker:{ctx.worker}") as uow:
+            s = uow.session
+            item = s.get(Item, ctx.job.item_id)
+            page = s.scalars(select(Page).where(Page.item_id == item.id, Page.n == res.n)).first()
+            if page is not None and page.ocr_status in ("done", "skipped"):
+                return  # done by another worker meanwhile
+            if page is None:
+                page = Page(item=item, n=res.n)
+                s.add(page)
+            else:  # an earlier failed attempt: replace its files
+                for f in s.scalars(select(File).where(File.page_id == page.id)):
+                    s.delete(f)
+            page.width, page.height = res.width, res.height
+            page.text, page.words = res.text, res.words
+            page.ocr_status, page.ocr_model, page.ocr_confidence = res.status, res.model, res.confidence
+            page.error = res.error
+            s.flush()
+            for path, role, mime, extra in res.files:
+                uow.add_file(item, path, role=role, mime=mime, filename=f"page-{res.n}{''.join(path.suffixes)}",
+                             page_id=page.id, **extra)
+            if res.error:
+                uow.event("creation", item=item, outcome="failure", detail={"page": res.n, "error": res.error})
+            else:
+                uow.event("creation", item=item, detail={"page": res.n, **res.detail})
+    except IntegrityError:
+        pass  # the same page was committed concurrently by another worker: keep theirs
+
+
+def _finish_item(ctx: JobContext, total: int) -> None:
+    with ctx.repo.unit_of_work(f"worker:{ctx.worker}") as uow:
+        s = uow.session
+        item = s.get(Item, ctx.job.item_id)
+        pages = list(s.scalars(select(Page).where(Page.item_id == item.id).order_by(Page.n)))
+        failed = [p for p in pages if p.ocr_status == "failed"]
+        missing = total - len([p for p in pages if p.ocr_status in ("done", "skipped")]) - len(failed)
+        if failed or missing:
+            item.state = ItemState.FAILED.value
+            reasons = [p.error or f"page {p.n} failed" for p in failed]
+            if missing:
+                reasons.append(f"{missing} page(s) were not made")
+            item.error = "; ".join(reasons)[:5000]
+        else:
+            item.error = None
+            if item.publish_when_ready:
+                item.state = ItemState.PUBLISHED.value
+                item.published_at = utcnow()
+                uow.event("publication", item=item, detail={"by": "ingest", "job": ctx.job.id})
+            else:
+                item.state = ItemState.DRAFT.value
+        uow.reindex(item)
+        error = item.error
+    if error:
+        raise _PagesFailed(error)
+
+
+class _PagesFailed(HeritageError):
+    """The job finished but some pages failed (the item says which)."""
