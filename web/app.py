@@ -16,6 +16,7 @@ from repository.access import Viewer
 #: Every blueprint of the site, as "module:attribute". Registered in this order.
 BLUEPRINTS: tuple[str, ...] = (
     "web.core:bp",
+    "web.media:bp",
     "web.auth:bp",
     "web.admin:bp",
     "web.iiif:bp",

@@ -175,8 +175,9 @@ def run_av_job(ctx: JobContext) -> None:
         done_roles = {f.role for f in item.files}
         filename = original.filename or "recording"
         src = repo.store.path(original.sha256)
+        facts = dict(original.tech or {})
     try:
-        _derive(ctx, item_id, src, filename, done_roles)
+        _derive(ctx, item_id, src, filename, done_roles, facts)
     except JobCancelled:
         raise
     except Exception as exc:
@@ -190,9 +191,15 @@ def run_av_job(ctx: JobContext) -> None:
         raise
 
 
-def _derive(ctx: JobContext, item_id: int, src: Path, filename: str, done_roles: set[str]) -> None:
+def _derive(ctx: JobContext, item_id: int, src: Path, filename: str, done_roles: set[str],
+            facts: dict[str, Any]) -> None:
     repo = ctx.repo
-    info = _probe(src)
+    if not src.is_file():
+        raise NotFound(f"the stored original is missing ({src.name}); run `heritage fixity`")
+    try:  # the facts probed (and checked completely) at ingest; probe again only if they are absent
+        info = MediaInfo.from_summary(src, facts)
+    except (KeyError, TypeError, ValueError):
+        info = _probe(src, check=False)
     total = round(info.duration, 3)
     ctx.progress(0, total, f"transcoding {filename}")
     repo.settings.cache_dir.mkdir(parents=True, exist_ok=True)

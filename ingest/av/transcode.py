@@ -72,6 +72,12 @@ class MediaInfo:
                     and audio_ok)
         return self.audio is not None and audio_ok
 
+    @classmethod
+    def from_summary(cls, path: Path, facts: dict[str, Any]) -> "MediaInfo":
+        """Rebuild from :meth:`summary` (stored in ``File.tech``) without running ffprobe again."""
+        return cls(Path(path), facts["format"], float(facts["duration"]), int(facts["size"]), facts.get("bit_rate"),
+                   facts.get("video"), facts.get("audio"))
+
     def summary(self) -> dict[str, Any]:
         """JSON-able facts for ``File.tech``."""
         return {"format": self.format_name, "duration": round(self.duration, 3), "size": self.size,
@@ -93,8 +99,11 @@ def _rate(text: str | None) -> float | None:
     return round(a / b, 3) if a and b else None
 
 
-def probe(path: Path | str) -> MediaInfo:
-    """Probe ``path`` with ffprobe; :class:`InvalidInput` with a reason for anything unusable."""
+def probe(path: Path | str, *, check: bool = True) -> MediaInfo:
+    """Probe ``path`` with ffprobe; :class:`InvalidInput` with a reason for anything unusable.
+
+    ``check`` also reads the tail to refuse truncated files (:func:`check_complete`).
+    """
     path = Path(path)
     name = path.name
     if shutil.which("ffprobe") is None:
@@ -134,7 +143,8 @@ def probe(path: Path | str) -> MediaInfo:
     info = MediaInfo(path, format_name, float(duration), path.stat().st_size, _num(fmt.get("bit_rate"), int),
                      video, audio, [{"index": s.get("index"), "type": s.get("codec_type"),
                                      "codec": s.get("codec_name")} for s in streams])
-    check_complete(info)
+    if check:
+        check_complete(info)
     return info
 
 

@@ -18,6 +18,7 @@ charset-normalizer, else a clear error. Every time code must lie within the reco
 """
 from __future__ import annotations
 
+import html
 import io
 import re
 import tempfile
@@ -30,7 +31,7 @@ from config import InvalidInput
 
 MAX_TRANSCRIPT_BYTES = 20 * 1024 * 1024
 #: how far a time code may overshoot the probed duration (container rounding)
-TOLERANCE = 1.0
+TOLERANCE = 0.5
 SIDECAR_SUFFIXES = (".vtt", ".srt", ".txt")
 MIME = {"vtt": "text/vtt", "srt": "application/x-subrip", "text": "text/plain"}
 
@@ -160,6 +161,8 @@ def _parse_cues(text: str, fmt: str, name: str) -> list[SegmentData]:
     for cap, line in zip(doc.captions, arrows):
         start, end = parse_time(cap.start), parse_time(cap.end)
         body = " ".join(cap.text.split("\n")).strip()
+        if fmt == "vtt":  # WebVTT escapes & < > as character references; webvtt-py leaves them
+            body = html.unescape(body)
         speaker = cap.voice if fmt == "vtt" else None
         if speaker is None and fmt == "srt":
             speaker, body = _split_speaker(body)
