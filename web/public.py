@@ -150,9 +150,19 @@ def sanitise_markdown(text: str) -> Markup:
     # toc's baselevel demotes "# Heading" to <h3>: the page's <h1>/<h2> stay the outline's top
     html = md.markdown(text or "", extensions=["extra", "sane_lists", "toc"],
                        extension_configs={"toc": {"baselevel": 3}}, output_format="html")
-    clean = bleach.clean(html, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRS, protocols=ALLOWED_PROTOCOLS,
-                         strip=True, strip_comments=True)
-    return Markup(clean)
+    cleaner = bleach.Cleaner(tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRS, protocols=ALLOWED_PROTOCOLS,
+                             strip=True, strip_comments=True, filters=[_ImagesHaveAlt])
+    return Markup(cleaner.clean(html))
+
+
+class _ImagesHaveAlt(bleach.html5lib_shim.Filter):
+    """An html5lib filter for bleach: every <img> gets an alt attribute (empty if the curator gave none)."""
+
+    def __iter__(self):
+        for token in super().__iter__():
+            if token.get("type") in ("StartTag", "EmptyTag") and token.get("name") == "img":
+                token["data"].setdefault((None, "alt"), "")
+            yield token
 
 
 def stable_url(item: Item) -> str:
