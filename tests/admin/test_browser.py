@@ -1,7 +1,6 @@
 """Browser tests (Playwright + Debian Chromium, headless) against a live server and a real worker."""
 from __future__ import annotations
 
-import io
 import os
 import subprocess
 import sys
@@ -69,6 +68,10 @@ def test_archivist_uploads_watches_publishes_and_visitors_see_it(browser, live_s
     page.click('#jobs-table tr[data-state="done"] td a')
     page.wait_for_selector("#publish")
     item_id = int(page.url.rstrip("/").rsplit("/", 1)[-1])
+    if HAVE_SCAN:  # the real pipeline made an OCR'd page
+        with staff.session() as db:
+            scanned = db.get(Item, item_id)
+            assert scanned.pages and scanned.pages[0].ocr_status == "done" and scanned.pages[0].text.strip()
     page.click("#publish")
     page.wait_for_selector("#unpublish")
     assert page.inner_text("#item-state").strip() in ("published", "已發佈", "已发布")
@@ -102,7 +105,6 @@ def test_csv_dry_run_in_the_browser_reports_bad_rows_and_ingests_nothing(browser
                           "a.png,\"=HYPERLINK(\"\"http://evil\"\")\",gz-docs\n").encode("gb18030"))
     zpath = tmp_path / "files.zip"
     with zipfile.ZipFile(zpath, "w") as zf:
-        buf = io.BytesIO()
         render_scan(tmp_path / "a.png")
         zf.write(tmp_path / "a.png", "a.png")
     ctx = browser.new_context(locale="en")

@@ -293,7 +293,8 @@ def replace(item_id: int):
             it.publish_when_ready = was_public
             it.type = "Text"
             opts = intake.IngestOptions(collection=it.collection.slug, title=it.title, lang=it.ocr_languages,
-                                        vertical=it.vertical, publish=was_public, agent=viewer().agent)
+                                        vertical=it.vertical, publish=was_public, agent=viewer().agent,
+                                        settings=repo().settings)
             job = intake._pipeline(kind)(uow, it, [path], opts)
             uow.event("replacement", item=it, detail={"old": old, "file": path.name, "job": job.id})
             uow.reindex(it)
