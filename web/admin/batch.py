@@ -19,7 +19,7 @@ from config import HeritageError, InvalidInput, NotFound
 from ingest import batch as batchlib
 from web.admin import bp
 from web.admin.common import editable_collections, institution_slug, put_error, repo, safe_filename, temp_root, viewer
-from web.admin.forms import BatchForm, BatchRunForm
+from web.admin.forms import choices, BatchForm, BatchRunForm
 
 TOKEN = re.compile(r"^[a-f0-9]{32}$")
 KEEP_SECONDS = 24 * 3600
@@ -28,7 +28,7 @@ KEEP_SECONDS = 24 * 3600
 def _form() -> BatchForm:
     form = BatchForm()
     with repo().session() as s:
-        form.collection.choices = [("", _("(from the CSV)"))] + [(c.slug, c.title) for c in editable_collections(s)]
+        form.collection.choices = choices([("", _("(from the CSV)"))] + [(c.slug, c.title) for c in editable_collections(s)])
     return form
 
 

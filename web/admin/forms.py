@@ -21,6 +21,17 @@ from config.settings import OCR_LANGUAGE_CHOICES
 from repository.dublin_core import ELEMENTS, LANGS
 from repository.models import ITEM_TYPES
 
+try:  # WTForms ≥ 3.3 wants SelectChoice; plain (value, label) tuples are deprecated there
+    from wtforms.fields.choices import SelectChoice
+except ImportError:  # pragma: no cover - older WTForms
+    SelectChoice = None
+
+
+def choices(pairs) -> list:
+    """(value, label) pairs as the installed WTForms prefers them."""
+    return [SelectChoice(v, l) if SelectChoice else (v, l) for v, l in pairs]
+
+
 SLUG_RE = r"^[a-z0-9][a-z0-9-]{0,62}$"
 SLUG_MESSAGE = _l("Use 1-63 lower-case letters, digits and hyphens.")
 LANG_SUFFIX = re.compile(r"^(.*?)\s*@(" + "|".join(re.escape(x) for x in LANGS) + r")\s*$")
@@ -39,7 +50,7 @@ class ActionForm(FlaskForm):
 class MetadataForm(FlaskForm):
     """Dublin Core, one value per line; a line may end with @zh-Hant, @zh-Hans or @en."""
 
-    item_type = SelectField(_l("Kind of item"), choices=[(t, t) for t in ITEM_TYPES])
+    item_type = SelectField(_l("Kind of item"), choices=choices((t, t) for t in ITEM_TYPES))
 
 
 for _element in ELEMENTS:
@@ -74,7 +85,7 @@ def metadata_to_form(md: dict, form: MetadataForm) -> None:
         form[element].data = "\n".join(lines)
 
 
-OCR_CHOICES = [(c, c) for c in OCR_LANGUAGE_CHOICES]
+OCR_CHOICES = choices((c, c) for c in OCR_LANGUAGE_CHOICES)
 
 
 class UploadForm(FlaskForm):
@@ -132,7 +143,7 @@ class SectionForm(FlaskForm):
 class UserForm(FlaskForm):
     name = StringField(_l("User name"), validators=[DataRequired(), Length(max=100)])
     password = PasswordField(_l("Password (at least 10 characters)"), validators=[DataRequired(), Length(min=10, max=500)])
-    role = SelectField(_l("Role"), choices=[("archivist", _l("archivist")), ("admin", _l("admin"))])
+    role = SelectField(_l("Role"), choices=choices([("archivist", _l("archivist")), ("admin", _l("admin"))]))
     institution = SelectField(_l("Institution"), validators=[Optional()])
 
 

@@ -10,12 +10,12 @@ from repository import catalog
 from repository.models import Collection, Institution, User
 from web.admin import bp
 from web.admin.common import put_error, repo, viewer
-from web.admin.forms import ActionForm, CollectionForm, InstitutionForm, UserForm
+from web.admin.forms import choices, ActionForm, CollectionForm, InstitutionForm, UserForm
 from web.auth import admin_required
 
 
 def _institution_choices(s, blank: str) -> list[tuple[str, str]]:
-    return [("", blank)] + [(i.slug, i.name) for i in s.scalars(select(Institution).order_by(Institution.name))]
+    return choices([("", blank)] + [(i.slug, i.name) for i in s.scalars(select(Institution).order_by(Institution.name))])
 
 
 @bp.route("/users", methods=["GET", "POST"])

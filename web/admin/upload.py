@@ -17,13 +17,13 @@ from flask_babel import gettext as _
 from config import HeritageError, InvalidInput
 from web.admin import bp
 from web.admin.common import editable_collections, institution_slug, repo, safe_filename, temp_root, viewer
-from web.admin.forms import UploadForm
+from web.admin.forms import choices, UploadForm
 
 
 def _form() -> UploadForm:
     form = UploadForm()
     with repo().session() as s:
-        form.collection.choices = [(c.slug, c.title) for c in editable_collections(s)]
+        form.collection.choices = choices((c.slug, c.title) for c in editable_collections(s))
     return form
 
 
