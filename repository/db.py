@@ -24,6 +24,28 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.close()
 
 
+def _reason(exc: BaseException | None) -> str:
+    text = str(exc or "").strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _unavailable_when_unreachable(context) -> None:
+    """``handle_error`` hook: a lost or refused database connection becomes :class:`Unavailable`
+    (503 on the web, one line in the CLI) instead of a raw driver error and a 500.
+
+    Pre-ping failures are left alone so the pool can quietly replace dead connections after a
+    database restart; the pool is still invalidated by SQLAlchemy for real disconnects.
+    """
+    if context.is_pre_ping:
+        return None
+    failed_to_connect = context.connection is None and isinstance(context.sqlalchemy_exception, OperationalError)
+    if context.is_disconnect or failed_to_connect:
+        url = context.engine.url.render_as_string(hide_password=True) if context.engine is not None else "?"
+        raise Unavailable(f"database unreachable at {url}: {_reason(context.original_exception)}; "
+                          f"try again in a moment")
+    return None
+
+
 class Database:
     """An engine plus a session factory for one database URL."""
 
@@ -34,7 +56,9 @@ class Database:
                 self.engine: Engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
                 event.listen(self.engine, "connect", _sqlite_pragmas)
             else:
-                self.engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+                self.engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20,
+                                            connect_args={"connect_timeout": 10})
+                event.listen(self.engine, "handle_error", _unavailable_when_unreachable)
         except (SQLAlchemyError, ValueError, ImportError) as exc:
             raise ConfigError(f"HERITAGE_DATABASE_URL: cannot use {url!r} ({exc})") from None
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
@@ -57,6 +81,8 @@ class Database:
         try:
             with self.engine.connect() as conn:
                 conn.execute(text("select 1"))
+        except Unavailable:
+            raise
         except OperationalError as exc:
             reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
             raise Unavailable(f"database unreachable at {self.engine.url.render_as_string(hide_password=True)}: {reason}") from None

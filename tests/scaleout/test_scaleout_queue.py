@@ -22,7 +22,7 @@ from tests.scaleout import queue_probe
 from tests.scaleout.pg import ROOT
 
 WORKERS = 4
-JOBS = 120
+JOBS = 80
 
 
 def start_workers(n: int, tag: str) -> list[subprocess.Popen]:
