@@ -83,8 +83,31 @@ def test_plain_text_download(client, site):
     assert "佢哋冇乜嘢食" in text and "[1:01–1:06] 李婆婆:" in text
 
 
-def test_transcript_view_links_times_and_highlights_query(client, site):
+def test_transcript_is_shown_once(client, site):
+    """The AV player partial (when installed) shows the transcript; the page's own view steps aside."""
     html = body(client.get(f"/items/{site.audio}?q=冇乜", headers=HK))
+    assert "佢哋冇乜嘢食" in html and "李婆婆" in html
+    from web.public import _template_exists
+
+    has_player = _template_exists(client.application.jinja_env, "item/_player_av.html")
+    assert ('<section class="transcript"' in html) != has_player
+
+
+def test_fallback_transcript_links_times_and_highlights_query(client, site):
+    """Without the AV engineer's player partial the page still offers the transcript with times."""
+    from flask import g, render_template
+
+    from repository.access import Viewer
+    from repository.models import Item
+    from web import public
+
+    with client.application.test_request_context(f"/items/{site.audio}?q=冇乜", headers=HK):
+        g.viewer = Viewer.anonymous()
+        item = public.db().get(Item, site.audio)
+        html = render_template("item.html", item=item, q="冇乜", pages=[], segments=list(item.segments),
+                               chapters=[], is_av=True, originals=[], extras=[], has_text=True, elements=[],
+                               dc_labels=public.DC_LABELS, citation="", stable_url="", highlight=public.highlight,
+                               partials={"player_av": False, "viewer_image": False}, thumb=None)
     assert f'href="/items/{site.audio}?t=61.0"' in html
     assert "<mark>冇乜</mark>" in html
 
