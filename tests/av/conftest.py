@@ -112,9 +112,9 @@ class Site:
             return {f.role: f for f in s.scalars(select(File).where(File.item_id == item_id))}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def av_site(media, tmp_path_factory):
-    """Built once per test module (ingest is the slow part); tests must not change it."""
+    """Built once per test process (ingest is the slow part); tests must not change it."""
     from config import load_settings
     from ingest.av.transcripts import format_time
     from ingest.intake import IngestOptions, ingest_paths, wait_for
