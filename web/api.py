@@ -30,6 +30,13 @@ MAX_PER_PAGE = 100
 OPENAPI_FILE = Path(__file__).with_name("openapi.yaml")
 
 
+@bp.after_request
+def _cors(resp: Response) -> Response:
+    # read-only public data: any web page may fetch it (no credentials are ever sent with "*")
+    resp.headers.setdefault("Access-Control-Allow-Origin", "*")
+    return resp
+
+
 def base_url() -> str:
     """The public URL prefix: the ``base_url`` setting, else taken from the request."""
     configured = current_app.config["HERITAGE"].base_url

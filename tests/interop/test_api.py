@@ -105,3 +105,8 @@ def test_exhibits_only_published_and_hidden_items_nulled(client, sample, repo):
     j = client.get("/api/exhibits/canton").json
     assert [s["item"] for s in j["sections"]] == [sample["pub1"], None]
     assert client.get("/api/exhibits/secret").status_code == 404
+
+
+def test_api_allows_cross_origin_reads(client, sample):
+    r = client.get(f"/api/items/{sample['pub1']}", headers={"Origin": "https://example.org"})
+    assert r.headers["Access-Control-Allow-Origin"] == "*"
