@@ -32,10 +32,14 @@ CREDIT = ("Hong Kong Cantonese Corpus (HKCanCor), K. K. Luke & May L. Y. Wong, "
 RIGHTS = "CC BY 4.0 — https://creativecommons.org/licenses/by/4.0/"
 
 
+DEMO_SENTENCES = 35
+
+
 def _sentences(start: int, count: int) -> list[str]:
+    """Sentences ``start``…``start+count`` of one fixed, distinct draw from HKCanCor."""
     from ingest.samples import cantonese_sentences
 
-    return cantonese_sentences(start + count)[start:]
+    return cantonese_sentences(DEMO_SENTENCES)[start:start + count]
 
 
 def _metadata(title_hant: str, title_hans: str, title_en: str, *, subject: list[str], date: str) -> dict:
@@ -115,8 +119,6 @@ def build_demo(repo: Repository, fresh: bool = False) -> Iterator[str]:
 
 
 def _scan_material(work: Path):
-    from opencc import OpenCC
-
     from ingest.samples import render_text_page
 
     trad = _sentences(0, 14)
@@ -130,8 +132,7 @@ def _scan_material(work: Path):
                                  "Hong Kong Cantonese conversation (traditional typesetting)",
                                  subject=["粵語", "口語", "Cantonese"], date="1997"), {}
 
-    simp = [OpenCC("t2s").convert(s) for s in _sentences(14, 7)]
-    img, _ = render_text_page("\n".join(simp), script="simp")
+    img, _ = render_text_page("\n".join(_sentences(14, 7)), script="simp")  # converted with OpenCC
     p = work / "simplified.png"
     img.save(p)
     yield "simp", [p], _metadata("香港粵語對話選段（簡體排印）", "香港粤语对话选段（简体排印）",
