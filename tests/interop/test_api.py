@@ -110,3 +110,25 @@ def test_exhibits_only_published_and_hidden_items_nulled(client, sample, repo):
 def test_api_allows_cross_origin_reads(client, sample):
     r = client.get(f"/api/items/{sample['pub1']}", headers={"Origin": "https://example.org"})
     assert r.headers["Access-Control-Allow-Origin"] == "*"
+
+
+def test_staff_see_their_institutions_unpublished_items(app, sample, repo):
+    import re
+
+    from werkzeug.security import generate_password_hash
+
+    from repository import catalog
+    from repository.models import User
+
+    with repo.unit_of_work("test") as uow:
+        uow.session.add(User(name="ada", role="archivist", institution=catalog.institution(uow.session, "gz-lib"),
+                             password_hash=generate_password_hash("correct horse 嶺南", method="pbkdf2:sha256:1000")))
+    staff = app.test_client()
+    page = staff.get("/admin/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page) or re.search(r'value="([^"]+)"[^>]*name="csrf_token"', page)
+    r = staff.post("/admin/login", data={"name": "ada", "password": "correct horse 嶺南", "csrf_token": token.group(1)})
+    assert r.status_code == 302
+    assert staff.get(f"/api/items/{sample['draft']}").json["published"] is False  # own institution's draft
+    assert staff.get(f"/api/items/{sample['failed']}").status_code == 404  # another institution's
+    assert staff.get("/api/collections/newspapers").json["items"] == 2
+    assert app.test_client().get(f"/api/items/{sample['draft']}").status_code == 404  # anonymous again
