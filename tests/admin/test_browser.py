@@ -58,10 +58,15 @@ def test_archivist_uploads_watches_publishes_and_visitors_see_it(browser, live_s
     page.goto(f"{live_server}/admin/upload")
     page.select_option("#collection", "gz-docs")
     page.fill("#title", "西關風物 <b>test</b>")
-    page.set_input_files("#files", str(material(tmp_path)))
+    bad = tmp_path / "不是掃描.txt"
+    bad.write_text("這只是文字，唔係掃描。", encoding="utf-8")
+    page.set_input_files("#files", [str(material(tmp_path)), str(bad)])  # several files at once
     page.click("#start-upload")
-    page.wait_for_selector("#upload-list li.ok", timeout=60_000)
-    assert page.locator("#upload-list li progress").get_attribute("value") == "100"
+    page.wait_for_selector("#upload-done:not([hidden])", timeout=60_000)
+    assert page.locator("#upload-list li.ok").count() == 1
+    assert page.locator("#upload-list li.ok progress").get_attribute("value") == "100"
+    refused = page.locator("#upload-list li.failed")
+    assert refused.count() == 1 and "不是掃描.txt" in refused.inner_text() and "not a supported file" in refused.inner_text()
     page.click("#watch-jobs")
     # the jobs page polls /admin/jobs.json and reloads when a job changes state
     page.wait_for_selector('#jobs-table tr[data-state="done"]', timeout=120_000)

@@ -169,3 +169,18 @@ def test_admin_manages_people(as_staff, staff):
                                       "institution": "fs"}).status_code == 302
     chan = as_staff()
     assert chan.login("chan", "long enough pw").status_code == 302
+
+
+def test_upload_with_transcript(as_staff, staff, wav_bytes):
+    s = as_staff("ada")
+    vtt = "WEBVTT\n\n00:00:00.000 --> 00:00:00.900\n佢哋喺西關住咗好耐\n".encode()
+    r = s.client.post("/admin/upload/file", data={
+        "collection": "gz-docs", "file": (io.BytesIO(wav_bytes), "訪問.wav"),
+        "transcript": (io.BytesIO(vtt), "訪問.vtt")},
+        headers={"X-CSRFToken": s.token, "Accept": "application/json"}, content_type="multipart/form-data")
+    assert r.status_code == 201, r.get_data(as_text=True)
+    run_worker(staff)
+    with staff.session() as db:
+        item = db.get(Item, r.json["item"])
+        assert item.state == "draft", item.error
+        assert any("西關" in seg.text for seg in item.segments)
