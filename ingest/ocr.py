@@ -20,7 +20,6 @@ model costs one Tesseract run per page.
 """
 from __future__ import annotations
 
-import difflib
 import functools
 import os
 import re
@@ -176,19 +175,24 @@ def clearly_traditional(trad_votes: int, simp_votes: int) -> bool:
     return trad_votes >= 1.5 * simp_votes and trad_votes - simp_votes >= 4
 
 
-_GLYPH = 32  # side of the normalised glyph bitmaps compared
-
-
 def glyph_script_vote(img: Image.Image, words: list[dict[str, Any]], script: str) -> tuple[int, int]:
     """(traditional votes, simplified votes) from a page reading made with a ``script`` model.
 
     Tesseract's models only ever output their own script, so the *text* cannot tell the script.
     The glyphs can: for every character of the reading whose form differs in the other script
-    (錢/钱, 個/个 …, by OpenCC), the page's glyph (cut from its box) is compared by normalised
-    correlation with both forms rendered in Noto CJK (sans and serif); the closer form votes.
-    Written here because no library offers script identification from glyph images."""
+    (錢/钱, 個/个 …, by OpenCC), the page's character cell is compared by normalised correlation
+    with both forms rendered in Noto CJK (sans and serif); the closer form votes. Tesseract's
+    character boxes are approximate, so the em-sized cell is searched over small shifts around the
+    box centre (the same search for both forms). Written here because no library offers script
+    identification from glyph images."""
+    import numpy as np
+
     conv = _t2s() if script == "trad" else _s2t()
     gray = img.convert("L")
+    heights = sorted(max(w["xywh"][2], w["xywh"][3]) for w in words if len(w["text"]) == 1 and _is_han(w["text"]))
+    if not heights:
+        return 0, 0
+    em = heights[len(heights) // 2] * 1.08
     t_votes = s_votes = 0
     for w in words:
         ch = w["text"]
@@ -198,91 +202,16 @@ def glyph_script_vote(img: Image.Image, words: list[dict[str, Any]], script: str
         if other == ch or len(other) != 1:
             continue
         trad_ch, simp_ch = (ch, other) if script == "trad" else (other, ch)
-        glyph = _page_glyph(gray, w["xywh"])
-        if glyph is None:
+        cells = _cells(gray, w["xywh"], em)
+        if cells is None:
             continue
-        ct = max(float((glyph * t).sum()) for t in _templates(trad_ch, "trad"))
-        cs = max(float((glyph * t).sum()) for t in _templates(simp_ch, "simp"))
+        ct = max(float((cells @ t).max()) for t in _templates(trad_ch, "trad"))
+        cs = max(float((cells @ t).max()) for t in _templates(simp_ch, "simp"))
         if cs > ct:
             s_votes += 1
         else:
             t_votes += 1
     return t_votes, s_votes
-
-
-@functools.lru_cache(maxsize=1)
-def _s2t():
-    import opencc
-
-    return opencc.OpenCC("s2t")
-
-
-def _normalised(ink):  # ink: 2-D float array, 1 = ink
-    import numpy as np
-
-    ys, xs = np.where(ink > 0.5)
-    if ys.size < 3:
-        return None
-    crop = ink[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
-    small = Image.fromarray((crop * 255).astype("uint8")).resize((_GLYPH, _GLYPH), Image.BILINEAR)
-    v = np.asarray(small, dtype=np.float32) / 255
-    v = v - v.mean()
-    norm = float(np.linalg.norm(v))
-    return v / norm if norm else None
-
-
-def _page_glyph(gray: Image.Image, xywh: list[int]):
-    import numpy as np
-
-    x, y, w, h = xywh
-    side = max(w, h)
-    cx, cy = x + w / 2, y + h / 2
-    box = (int(cx - side / 2) - 2, int(cy - side / 2) - 2, int(cx + side / 2) + 2, int(cy + side / 2) + 2)
-    a = np.asarray(gray.crop(box), dtype=np.float32)
-    if a.size == 0:
-        return None
-    return _normalised((a < (float(a.min()) + float(a.max())) / 2).astype(np.float32))
-
-
-@functools.lru_cache(maxsize=8192)
-def _templates(ch: str, script: str) -> tuple:
-    import numpy as np
-    from PIL import ImageDraw
-
-    from ingest.samples import font
-
-    out = []
-    for serif in (False, True):
-        canvas = Image.new("L", (96, 96), 0)
-        ImageDraw.Draw(canvas).text((16, 16), ch, font=font(script, 64, serif), fill=255)
-        v = _normalised(np.asarray(canvas, dtype=np.float32) / 255)
-        if v is not None:
-            out.append(v)
-    return tuple(out) or (np.zeros((_GLYPH, _GLYPH), dtype=np.float32),)
-
-
-def script_scores(trad_words: list[dict[str, Any]], simp_words: list[dict[str, Any]]) -> tuple[float, float]:
-    """Mean confidence of each reading at the characters where the two readings agree up to
-    script (OpenCC t2s folding) but differ in form; falls back to the mean confidence of all
-    characters when fewer than 3 such characters exist."""
-    t_chars = [(c, w["conf"]) for w in trad_words for c in w["text"] if _is_han(c)] if trad_words else []
-    s_chars = [(c, w["conf"]) for w in simp_words for c in w["text"] if _is_han(c)] if simp_words else []
-    conv = _t2s()
-    t_fold = [conv.convert(c) for c, _ in t_chars]
-    s_seq = [c for c, _ in s_chars]
-    matcher = difflib.SequenceMatcher(None, t_fold, s_seq, autojunk=False)
-    dt: list[float] = []
-    ds: list[float] = []
-    for a, b, size in matcher.get_matching_blocks():
-        for k in range(size):
-            (tc, tconf), (sc, sconf) = t_chars[a + k], s_chars[b + k]
-            if tc != sc:
-                dt.append(tconf)
-                ds.append(sconf)
-    if len(dt) >= 3:
-        return sum(dt) / len(dt), sum(ds) / len(ds)
-    mean = lambda xs: sum(c for _, c in xs) / len(xs) if xs else 0.0  # noqa: E731
-    return mean(t_chars), mean(s_chars)
 
 
 @functools.lru_cache(maxsize=1)
@@ -294,6 +223,64 @@ def _t2s():
 
 def _is_han(c: str) -> bool:
     return "\u3400" <= c <= "\u9fff" or "\uf900" <= c <= "\ufaff" or ord(c) >= 0x20000
+
+
+@functools.lru_cache(maxsize=1)
+def _s2t():
+    import opencc
+
+    return opencc.OpenCC("s2t")
+
+
+_GLYPH = 24  # side of the normalised glyph bitmaps compared
+_SHIFTS = (-0.3, -0.15, 0.0, 0.15, 0.3)
+
+
+def _unit(a):
+    import numpy as np
+
+    v = a.astype(np.float32).ravel()
+    v = v - v.mean()
+    n = float(np.linalg.norm(v))
+    return v / n if n else None
+
+
+def _cells(gray: Image.Image, xywh: list[int], em: float):
+    """Matrix of unit vectors: the em-square cell around the box centre at small shifts."""
+    import numpy as np
+
+    x, y, w, h = xywh
+    cx, cy = x + w / 2, y + h / 2
+    rows = []
+    for dx in _SHIFTS:
+        for dy in _SHIFTS:
+            left, top = int(cx - em / 2 + dx * em), int(cy - em / 2 + dy * em)
+            cell = gray.crop((left, top, left + int(em), top + int(em))).resize((_GLYPH, _GLYPH), Image.BILINEAR)
+            v = _unit(255 - np.asarray(cell, dtype=np.float32))
+            if v is not None:
+                rows.append(v)
+    return np.stack(rows) if rows else None
+
+
+@functools.lru_cache(maxsize=8192)
+def _templates(ch: str, script: str) -> tuple:
+    """The character drawn in its em square (sans and serif faces), as unit vectors."""
+    import numpy as np
+    from PIL import ImageDraw
+
+    from ingest.samples import font
+
+    out = []
+    for serif in (False, True):
+        f = font(script, 64, serif)
+        canvas = Image.new("L", (64, 64), 0)
+        ascent, _ = f.getmetrics()
+        # the ideographic em box: Noto CJK puts it 0.88 em above and 0.12 em below the baseline
+        ImageDraw.Draw(canvas).text((0, 64 * 0.88), ch, font=f, fill=255, anchor="ls")
+        v = _unit(np.asarray(canvas.resize((_GLYPH, _GLYPH), Image.BILINEAR), dtype=np.float32))
+        if v is not None:
+            out.append(v)
+    return tuple(out) or (np.zeros(_GLYPH * _GLYPH, dtype=np.float32),)
 
 
 # ---------------------------------------------------------------------------------------------
