@@ -179,11 +179,32 @@ def _tombstone_query(q: ListQuery):
     return and_(*cond)
 
 
-def _tombstone_in_set(t: Tombstone, set_spec: str | None) -> bool:
+def tombstone_sets(s: Session, t: Tombstone) -> list[str]:
+    """The setSpecs of a deleted record. A bare collection slug (as the admin pages record it) is
+    read as ``collection:<slug>``, and that collection's institution set is added."""
+    out: list[str] = []
+    for spec in t.sets or []:
+        spec = str(spec)
+        if ":" not in spec:
+            coll = s.scalar(select(Collection).where(Collection.slug == spec).options(
+                selectinload(Collection.institution)))
+            spec = f"collection:{spec}"
+            if coll is not None and coll.institution is not None:
+                out.append(f"institution:{coll.institution.slug}")
+        out.insert(0, spec) if spec.startswith("collection:") else out.append(spec)
+    return list(dict.fromkeys(out))
+
+
+def _in_set(sets: list[str], set_spec: str | None) -> bool:
     if not set_spec:
         return True
-    sets = list(t.sets or [])
-    return any(s == set_spec or s.startswith(set_spec + ":") for s in sets)
+    return any(x == set_spec or x.startswith(set_spec + ":") for x in sets)
+
+
+def _tombstone_headers(s: Session, q: ListQuery) -> list[Header]:
+    headers = [Header(t.item_id, t.deleted_at, tombstone_sets(s, t), True)
+               for t in s.scalars(select(Tombstone).where(_tombstone_query(q)).order_by(Tombstone.item_id))]
+    return [h for h in headers if _in_set(h.sets, q.set_spec)]
 
 
 def list_headers(s: Session, q: ListQuery, limit: int) -> tuple[list[Header], int, int, bool]:
@@ -192,17 +213,14 @@ def list_headers(s: Session, q: ListQuery, limit: int) -> tuple[list[Header], in
     items = list(s.scalars(select(Item).where(item_cond, Item.id > q.after).order_by(Item.id).limit(limit + 1)
                            .options(selectinload(Item.collection), selectinload(Item.institution))))
     # tombstones carry their sets as a JSON list: filter those in Python (they are few)
-    tombs = [t for t in s.scalars(select(Tombstone).where(_tombstone_query(q), Tombstone.item_id > q.after)
-                                  .order_by(Tombstone.item_id)) if _tombstone_in_set(t, q.set_spec)]
-    merged = sorted([_header(i) for i in items] + [Header(t.item_id, t.deleted_at, list(t.sets or []), True)
-                                                   for t in tombs], key=lambda h: h.item_id)
+    all_tombs = _tombstone_headers(s, q)
+    tombs = [h for h in all_tombs if h.item_id > q.after]
+    merged = sorted([_header(i) for i in items] + tombs, key=lambda h: h.item_id)
     more = len(merged) > limit
     page = merged[:limit]
-    total_tombs = [t for t in s.scalars(select(Tombstone).where(_tombstone_query(q)))
-                   if _tombstone_in_set(t, q.set_spec)]
-    total = (s.scalar(select(func.count()).select_from(Item).where(item_cond)) or 0) + len(total_tombs)
+    total = (s.scalar(select(func.count()).select_from(Item).where(item_cond)) or 0) + len(all_tombs)
     cursor = (s.scalar(select(func.count()).select_from(Item).where(item_cond, Item.id <= q.after)) or 0) + \
-        sum(1 for t in total_tombs if t.item_id <= q.after)
+        sum(1 for h in all_tombs if h.item_id <= q.after)
     return page, total, cursor, more
 
 
@@ -223,7 +241,7 @@ def find_header(s: Session, identifier: str) -> Header:
     else:
         t = s.get(Tombstone, item_id)
         if t is not None:
-            return Header(t.item_id, t.deleted_at, list(t.sets or []), True)
+            return Header(t.item_id, t.deleted_at, tombstone_sets(s, t), True)
     raise OAIError("idDoesNotExist", f"no item with identifier {identifier!r}")
 
 
