@@ -171,3 +171,39 @@ def test_repeated_argument_and_sickle_errors(live_server, harvest_data):
         sickle.GetRecord(identifier=f"{PREFIX}424242", metadataPrefix="oai_dc")
     with pytest.raises(oaierr.BadResumptionToken):
         next(iter(sickle.ListIdentifiers(resumptionToken="tampered")))
+
+
+def _login(app, repo, name: str):
+    import re as _re
+
+    from werkzeug.security import generate_password_hash
+
+    from repository.models import User
+
+    with repo.unit_of_work("test") as uow:
+        uow.session.add(User(name=name, role="admin", password_hash=generate_password_hash(
+            "correct horse 嶺南", method="pbkdf2:sha256:1000")))
+    c = app.test_client()
+    page = c.get("/admin/login").get_data(as_text=True)
+    token = _re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+    assert c.post("/admin/login", data={"name": name, "password": "correct horse 嶺南",
+                                        "csrf_token": token}).status_code == 302
+    return c, token
+
+
+def test_unpublish_and_delete_in_admin_show_as_deleted_records(app, client, sample, repo):
+    """The seam with the admin pages: their unpublish / delete actions become deleted headers."""
+    import re as _re
+
+    staff, _ = _login(app, repo, "root")
+    for action, key in (("unpublish", "pub1"), ("delete", "pub2")):
+        page = staff.get(f"/admin/items/{sample[key]}").get_data(as_text=True)
+        token = _re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+        r = staff.post(f"/admin/items/{sample[key]}/{action}", data={"csrf_token": token})
+        assert r.status_code in (302, 303), (action, r.status_code)
+    root = etree.fromstring(client.get("/oai?verb=ListIdentifiers&metadataPrefix=oai_dc").data)
+    headers = {h.findtext(f"{OAI}identifier"): h.get("status") for h in root.iter(f"{OAI}header")}
+    assert headers == {f"{PREFIX}{sample['pub1']}": "deleted", f"{PREFIX}{sample['pub2']}": "deleted"}
+    r = client.get(f"/oai?verb=GetRecord&metadataPrefix=oai_dc&identifier={PREFIX}{sample['pub2']}")
+    assert b'status="deleted"' in r.data and b"<metadata>" not in r.data
+    assert client.get(f"/api/items/{sample['pub1']}").status_code == 404
