@@ -132,3 +132,17 @@ def test_staff_see_their_institutions_unpublished_items(app, sample, repo):
     assert staff.get(f"/api/items/{sample['failed']}").status_code == 404  # another institution's
     assert staff.get("/api/collections/newspapers").json["items"] == 2
     assert app.test_client().get(f"/api/items/{sample['draft']}").status_code == 404  # anonymous again
+
+
+def test_item_urls_resolve_on_the_site(client, build, sample, tmp_path):
+    """manifest and media URLs of the item JSON point at routes that answer (IIIF, /media)."""
+    from ingest.av.speech import make_test_media
+
+    wav = make_test_media("wav", tmp_path / "voice.wav", 1.0)
+    sound = build.item("錄音", collection="oral", type="Sound", audio=wav)
+    j = client.get(f"/api/items/{sound}").json
+    assert len(j["media"]) == 1 and j["media"][0]["mime"] == "audio/wav"
+    media = client.get(j["media"][0]["url"].removeprefix("http://localhost"))
+    assert media.status_code == 200 and media.data == wav.read_bytes()
+    manifest = client.get(client.get(f"/api/items/{sample['pub1']}").json["manifest"].removeprefix("http://localhost"))
+    assert manifest.status_code == 200 and manifest.json["type"] == "Manifest"
