@@ -27,7 +27,10 @@ def _open(path: Path):
         doc = pymupdf.open(path, filetype="pdf")
     except Exception as exc:  # pymupdf.FileDataError, RuntimeError … for damaged files
         raise InvalidInput(f"{path.name}: not a readable PDF (damaged or truncated?): {exc}") from None
-    if doc.needs_pass or doc.is_encrypted:
+    encryption = (doc.metadata or {}).get("encryption")
+    if doc.needs_pass or doc.is_encrypted or encryption:
+        # also owner-password-only ("permissions") encryption: PDF/A forbids it, and preservation
+        # copies must stay readable without any key
         doc.close()
         raise InvalidInput(f"{path.name}: the PDF is encrypted (password-protected); "
                            f"save an unencrypted copy and ingest that")
