@@ -16,11 +16,12 @@ import fcntl
 import math
 import os
 import tempfile
+from functools import lru_cache
 from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import Image
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from config import NotFound
 from repository import Repository
@@ -29,7 +30,7 @@ from repository.models import File, Item, Page
 from web.iiif.image import RegionReader, pillow_reader
 
 #: Images with more pixels than this are served through a pyramid (0 = always, None = never).
-PYRAMID_MIN_PIXELS: int | None = 6_000_000
+PYRAMID_MIN_PIXELS: int | None = 2_000_000
 TILE = 256
 
 
@@ -47,30 +48,38 @@ class ImageSource:
     page_n: int
 
 
+_LOOKUP = (
+    select(Page.width, Page.height, Page.n, Page.item_id, File.sha256, Item.state, Item.deleted_at,
+           Item.institution_id)
+    .join(File, (File.page_id == Page.id) & (File.role == "page_image"))
+    .join(Item, Item.id == Page.item_id)
+    .where(Page.image_id == bindparam("image_id"))
+    .order_by(File.id.desc())
+    .limit(1)
+)
+
+
 def find_source(repo: Repository, image_id: str, viewer: Viewer) -> ImageSource:
-    """The image ``image_id`` if ``viewer`` may see it; :class:`NotFound` otherwise."""
+    """The image ``image_id`` if ``viewer`` may see it; :class:`NotFound` otherwise.
+
+    One Core query per request (tiles are many and small): the access decision is still
+    :func:`repository.access.can_view`, asked about a detached Item carrying the fetched state.
+    """
     if len(image_id) > 64:
         raise NotFound("no such image")
-    with repo.session() as s:
-        row = s.execute(
-            select(Page, File.sha256)
-            .join(File, (File.page_id == Page.id) & (File.role == "page_image"))
-            .where(Page.image_id == image_id)
-            .order_by(File.id.desc())
-            .limit(1)
-        ).first()
-        if row is None:
-            raise NotFound("no such image")
-        page, sha = row
-        item = s.get(Item, page.item_id)
-        if not can_view(item, viewer):
-            raise NotFound("no such image")
-        path = repo.store.path(sha)
-        width, height = page.width, page.height
-        if not width or not height:
-            with Image.open(path) as im:  # reads the header only
-                width, height = im.size
-        return ImageSource(image_id, sha, path, width, height, item.is_public, item.id, page.n)
+    with repo.db.engine.connect() as conn:
+        row = conn.execute(_LOOKUP, {"image_id": image_id}).first()
+    if row is None:
+        raise NotFound("no such image")
+    width, height, n, item_id, sha, state, deleted_at, institution_id = row
+    item = Item(id=item_id, state=state, deleted_at=deleted_at, institution_id=institution_id)
+    if not can_view(item, viewer):
+        raise NotFound("no such image")
+    path = repo.store.path(sha)
+    if not width or not height:
+        with Image.open(path) as im:  # reads the header only
+            width, height = im.size
+    return ImageSource(image_id, sha, path, width, height, item.is_public, item_id, n)
 
 
 def pyramid_path(cache_dir: Path, sha256: str) -> Path:
@@ -105,19 +114,24 @@ def ensure_pyramid(cache_dir: Path, source: Path, sha256: str) -> Path:
     return target
 
 
+@lru_cache(maxsize=256)
+def _pyramid_level(path: str, level: int, mtime: float):
+    """An opened pyramid level (pyvips images are immutable and thread-safe, so they are shared)."""
+    import pyvips
+
+    n_pages = pyvips.Image.new_from_file(path, page=0).get_n_pages()
+    return pyvips.Image.new_from_file(path, page=min(level, n_pages - 1), access="random")
+
+
 def pyramid_reader(path: Path, width: int, height: int) -> RegionReader:
     """A :data:`RegionReader` over a pyramid: picks the smallest level still big enough."""
-    import pyvips
+    mtime = path.stat().st_mtime
 
     def read(region: tuple[int, int, int, int], target: tuple[int, int]) -> Image.Image:
         x, y, w, h = region
         factor = min(w / target[0], h / target[1])
-        level = 0
-        if factor >= 2:
-            level = int(math.floor(math.log2(factor)))
-        n_pages = pyvips.Image.new_from_file(str(path), page=0).get_n_pages()
-        level = min(level, n_pages - 1)
-        im = pyvips.Image.new_from_file(str(path), page=level, access="random")
+        level = int(math.floor(math.log2(factor))) if factor >= 2 else 0
+        im = _pyramid_level(str(path), level, mtime)
         sx, sy = im.width / width, im.height / height
         left, top = int(x * sx), int(y * sy)
         right = min(im.width, max(left + 1, math.ceil((x + w) * sx)))
@@ -127,12 +141,11 @@ def pyramid_reader(path: Path, width: int, height: int) -> RegionReader:
             part = part.resize(target[0] / part.width, vscale=target[1] / part.height, kernel="lanczos3")
             if part.width != target[0] or part.height != target[1]:
                 part = part.gravity("north-west", target[0], target[1], extend="copy")
-        mode = {1: "L", 3: "RGB"}.get(part.bands)
-        if mode is None:
+        if part.bands not in (1, 3):
             part = part.extract_band(0, n=3) if part.bands > 3 else part.extract_band(0)
-            mode = "RGB" if part.bands == 3 else "L"
         if part.format != "uchar":
             part = part.cast("uchar")
+        mode = "RGB" if part.bands == 3 else "L"
         return Image.frombytes(mode, (part.width, part.height), part.write_to_memory())
 
     return read
