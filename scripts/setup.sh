@@ -11,6 +11,7 @@ APT_PACKAGES=(
   tesseract-ocr-chi-tra-vert tesseract-ocr-chi-sim-vert
   ffmpeg espeak-ng sox fonts-noto-cjk poppler-utils
   chromium postgresql openjdk-17-jre-headless maven
+  libvips42
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
