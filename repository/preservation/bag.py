@@ -206,7 +206,12 @@ def import_bag(repo: Repository, path: Path, *, agent: str = "cli", collection: 
     was_published = h.get("state") == ItemState.PUBLISHED.value
     with repo.unit_of_work(agent) as uow:
         s = uow.session
-        coll = catalog.collection(s, collection or record.get("collection") or "")
+        slug = collection or record.get("collection") or ""
+        try:
+            coll = catalog.collection(s, slug)
+        except NotFound:
+            raise NotFound(f"the bag's collection {slug!r} does not exist here; create it with "
+                           f"`heritage collection add {slug} --title TITLE` or give --collection SLUG") from None
         inst = None
         if record.get("institution"):
             inst = s.scalar(select(Institution).where(Institution.slug == record["institution"]))

@@ -299,3 +299,22 @@ def test_backup_is_consistent_while_the_site_serves_and_writes(cli, sample, buil
         assert 4 + 2 <= n_items <= 4 + len(written)  # a point in time between start and end
     finally:
         restored.db.dispose()
+
+
+def test_import_into_a_repository_without_the_collection_says_what_to_do(sample, repo, tmp_path):
+    from config import NotFound
+
+    dest = export_bag(repo, sample["pub1"], tmp_path / "bag-nc")
+    bare = Repository.open(load_settings(data_dir=tmp_path / "bare"), create=True)
+    try:
+        with pytest.raises(NotFound, match="--collection"):
+            import_bag(bare, dest)
+        assert list(bare.store.iter_objects()) == []
+        from repository import catalog
+
+        with bare.unit_of_work("test") as uow:
+            catalog.add_collection(uow.session, "elsewhere", "別處")
+        result = import_bag(bare, dest, collection="elsewhere")
+        assert objects_of(bare, result.item_id, "original") == objects_of(repo, sample["pub1"], "original")
+    finally:
+        bare.db.dispose()
