@@ -18,3 +18,35 @@ def test_unpublished_item_is_404_for_visitors(client, site):
     assert client.get(f"/items/{site.draft}/text").status_code == 404
     assert client.get("/items/999999").status_code == 404
     assert client.get("/items/99999999999999999999999").status_code == 404
+
+
+def _login(client, repo, name: str, role: str, institution: str | None) -> None:
+    """Log in through the real staff login form (Flask-Login + CSRF)."""
+    import re
+
+    from werkzeug.security import generate_password_hash
+
+    from repository import catalog
+    from repository.models import User
+
+    with repo.unit_of_work("test") as uow:
+        inst = catalog.institution(uow.session, institution) if institution else None
+        uow.session.add(User(name=name, role=role, institution=inst,
+                             password_hash=generate_password_hash("correct horse 嶺南", method="pbkdf2:sha256:1000")))
+    page = client.get("/admin/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+    r = client.post("/admin/login", data={"name": name, "password": "correct horse 嶺南", "csrf_token": token})
+    assert r.status_code in (302, 303), r.status_code
+
+
+def test_staff_of_the_institution_preview_a_draft_with_a_notice(client, site, repo):
+    from repository.models import Institution
+
+    with repo.unit_of_work("test") as uow:
+        uow.session.add(Institution(slug="elsewhere", name="別處圖書館"))
+    _login(client, repo, "ada", "archivist", site.institution)
+    r = client.get(f"/items/{site.draft}?lang=en")
+    assert r.status_code == 200 and "Not published: only staff can see this item." in r.get_data(as_text=True)
+    client.post("/admin/logout")
+    _login(client, repo, "bea", "archivist", "elsewhere")
+    assert client.get(f"/items/{site.draft}").status_code == 404

@@ -77,3 +77,13 @@ def test_searches_are_counted_with_result_numbers(client, indexed, repo):
     with repo.session() as s:
         rows = {e.query: e.results for e in s.query(UsageEvent).filter_by(kind="search")}
     assert rows["广州"] >= 1 and rows["沒有這個詞"] == 0
+
+
+def test_search_within_a_collection(client, indexed):
+    page = html_of(client.get(f"/collections/{indexed.collection}?lang=en"))
+    assert f'name="collection" value="{indexed.collection}"' in page
+    html = html_of(client.get(f"/search?q=廣州&collection={indexed.collection}&lang=en"))
+    assert f'data-item-id="{indexed.published}"' in html
+    assert "Canton newspapers" in html  # the collection facet shows the collection's name, not its slug
+    none = html_of(client.get("/search?q=廣州&collection=elsewhere&lang=en"))
+    assert "0 results" in none
