@@ -147,3 +147,13 @@ def test_bad_url_parameters_are_4xx(as_staff, staff, draft):
     assert s.get("/admin/jobs.json?ids=1,x").status_code == 400
     assert s.get("/admin/stats?days=0").status_code == 400
     assert s.get("/admin/items?q=廣州").status_code == 200
+
+
+def test_dashboard_and_lists_render_for_every_role(as_staff, staff, draft):
+    for name in ("ada", "bea", "root"):
+        s = as_staff(name)
+        for path in ("/admin/", "/admin/items", "/admin/trash", "/admin/jobs", "/admin/exhibits", "/admin/stats",
+                     "/admin/upload", "/admin/batch", "/admin/items?q=100%25"):
+            assert s.get(path).status_code == 200, (name, path)
+    body = as_staff("bea").get("/admin/items").get_data(as_text=True)
+    assert "廣州城坊志" not in body  # another institution's draft is not listed

@@ -40,9 +40,10 @@ def dashboard():
                                 .group_by(Item.state)).all())
         recent = list(s.scalars(select(Item).where(visible_filter(v), Item.deleted_at.is_(None))
                                 .order_by(Item.id.desc()).limit(10)))
-        running = s.scalar(select(func.count()).select_from(Job).outerjoin(Item, Job.item_id == Item.id)
-                           .where(Job.state.in_([JobState.QUEUED.value, JobState.RUNNING.value]),
-                                  visible_filter(v) if not v.is_admin else True)) or 0
+        from web.admin.jobs import _visible_jobs
+
+        running = len(_visible_jobs(s, JobState.RUNNING.value, limit=1000)) + \
+            len(_visible_jobs(s, JobState.QUEUED.value, limit=1000))
         return render_template("admin/dashboard.html", counts=counts, recent=recent, running=running, states=STATES)
 
 
@@ -60,7 +61,7 @@ def items():
         if state:
             query = query.where(Item.state == state)
         if q:
-            query = query.where(or_(Item.title.contains(q), *([Item.id == int(q)] if q.isdigit() else [])))
+            query = query.where(or_(Item.title.contains(q, autoescape=True), *([Item.id == int(q)] if q.isdigit() else [])))
         total = s.scalar(select(func.count()).select_from(query.subquery())) or 0
         rows = list(s.scalars(query.order_by(Item.id.desc()).offset((page - 1) * PER_PAGE).limit(PER_PAGE)))
         return render_template("admin/items.html", items=rows, total=total, page=page, per_page=PER_PAGE,
