@@ -90,7 +90,8 @@ def test_publish_unpublish_delete_restore(as_staff, staff, draft, client):
     with staff.session() as db:
         item = db.get(Item, draft)
         assert item.deleted_at is not None and not item.is_public
-        assert db.get(Tombstone, draft) is not None  # was published → OAI must say deleted
+        tomb = db.get(Tombstone, draft)  # was published → OAI must say deleted
+        assert tomb is not None and tomb.sets == ["collection:gz-docs", "institution:gz"]
     assert f'data-item="{draft}"' in s.get("/admin/trash").get_data(as_text=True)
     assert s.post(f"/admin/items/{draft}/restore").status_code == 302
     with staff.session() as db:

@@ -167,7 +167,8 @@ def _tombstone(uow, it: Item) -> None:
     """Remember for OAI-PMH that a public record went away."""
     tomb = uow.session.get(Tombstone, it.id) or Tombstone(item_id=it.id)
     tomb.deleted_at = utcnow()
-    tomb.sets = [it.collection.slug] if it.collection else []
+    tomb.sets = ([f"collection:{it.collection.slug}"] if it.collection else []) + (
+        [f"institution:{it.institution.slug}"] if it.institution else [])  # OAI setSpecs (web/oai.py)
     uow.session.add(tomb)
 
 

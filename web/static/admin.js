@@ -36,6 +36,7 @@
         Array.prototype.forEach.call(form.elements, function (el) {
           if (!el.name || el.type === "file" || el.disabled) { return; }
           if ((el.type === "checkbox" || el.type === "radio") && !el.checked) { return; }
+          if (el.name === "title" && files.length > 1) { return; }  // a title names one file's item
           if (el.tagName === "SELECT" && el.multiple) {
             Array.prototype.forEach.call(el.selectedOptions, function (o) { data.append(el.name, o.value); });
           } else { data.append(el.name, el.value); }
