@@ -328,7 +328,9 @@ def item_page(item_id: int):
     int_arg("page", 1, high=100_000)
     q = (request.args.get("q") or "").strip()[:200]
     files = list(item.files)
-    originals = [f for f in files if f.role == "original"] if original_downloadable(item) else []
+    all_originals = [f for f in files if f.role == "original"]
+    originals = all_originals if original_downloadable(item) else []
+    originals_withheld = bool(all_originals) and not originals
     extras = [f for f in files if f.role in ("pdf", "webvtt", "alto", "hocr") and f.page_id is None]
     is_av = item.type in ("Sound", "MovingImage")
     pages = [p for p in item.pages] if not is_av else []
@@ -343,7 +345,7 @@ def item_page(item_id: int):
     partials = {name: _template_exists(loader, f"item/_{name}.html") for name in ("viewer_image", "player_av")}
     return render_template(
         "item.html", item=item, q=q, pages=pages, segments=segments, chapters=chapters, is_av=is_av,
-        originals=originals, extras=extras, has_text=has_text, elements=elements, dc_labels=DC_LABELS,
+        originals=originals, originals_withheld=originals_withheld, extras=extras, has_text=has_text, elements=elements, dc_labels=DC_LABELS,
         citation=citation(item), stable_url=stable_url(item), highlight=highlight, partials=partials,
         thumb=thumbnails(db(), [item]).get(item.id),
     )
@@ -699,6 +701,8 @@ def exhibit_page(slug: str):
             embed = {"item": item, "page": page,
                      "image": iiif_image(page.image_id, 800) if page else thumbnails(s, [item]).get(item.id),
                      "href": f"/items/{item.id}" + (f"?page={page.n}" if page else "")}
+        if sec.item_id and embed is None and not (sec.body or "").strip():
+            continue  # the section only shows an item this reader may not see: leave it out entirely
         sections.append({"n": sec.n, "heading": sec.heading, "body": sanitise_markdown(exhibit_text(sec.body)),
                          "caption": sec.caption, "embed": embed})
     return render_template("exhibit.html", exhibit=ex, sections=sections,

@@ -67,6 +67,8 @@ def test_rights_statement_controls_original_download(client, site, repo):
     closed_html = body(client.get(f"/items/{site.simplified}", headers=HK))
     assert f"orig-{site.published}.pdf" in open_html and 'href="/media/' in open_html
     assert f"orig-{site.simplified}.pdf" not in closed_html
+    assert "The original file is not offered for download" not in body(client.get(f"/items/{site.published}?lang=en"))
+    assert "The original file is not offered for download" in body(client.get(f"/items/{site.simplified}?lang=en"))
 
 
 def test_citation_and_stable_url(client, site):
@@ -182,6 +184,7 @@ def test_exhibit_renders_sanitised_markdown_and_visible_embeds_only(client, site
     assert "報紙首頁" in html and f'href="/items/{site.published}?page=1"' in html
     assert "西關回憶" in html
     assert "不應出現的說明" not in html and f"/items/{site.draft}" not in html  # draft item never embedded
+    assert "未公開" not in html  # nor the section that only existed to show it
     assert re.search(r'class="cover" src="/iiif/3/[0-9a-f]+/full/400,/0/default.jpg" alt="[^"]+"', html)
 
 
