@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from flask import jsonify, render_template, request
 from flask_babel import gettext as _
-from sqlalchemy import String, cast, func, select
+from sqlalchemy import String, cast, func, literal_column, select
 
 from config import InvalidInput
 from repository.models import Institution, Item, Page, UsageEvent, utcnow
@@ -33,7 +33,7 @@ def collect(s, days: int) -> dict:
         hours.setdefault(insts.get(inst_id, _("(no institution)")), {})[typ] = round((secs or 0) / 3600, 2)
     states = dict(s.execute(select(Item.state, func.count()).where(live).group_by(Item.state)).all())
     since = utcnow() - timedelta(days=days)
-    day = func.substr(cast(UsageEvent.at, String), 1, 10)  # YYYY-MM-DD on SQLite and PostgreSQL
+    day = func.substr(cast(UsageEvent.at, String), literal_column("1"), literal_column("10"))  # YYYY-MM-DD on SQLite and PostgreSQL
     per_day: dict[str, dict[str, int]] = {}
     for kind, d, n in s.execute(select(UsageEvent.kind, day, func.count()).where(UsageEvent.at >= since)
                                 .group_by(UsageEvent.kind, day).order_by(day)):
