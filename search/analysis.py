@@ -21,9 +21,8 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
-from dataclasses import dataclass
 from functools import lru_cache
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, NamedTuple
 
 #: Unicode blocks treated as Han ideographs (URO, Ext A–H, compatibility ideographs).
 _HAN_RANGES = (
@@ -36,10 +35,15 @@ _JYUTPING_SYLLABLE = re.compile(r"^[a-z]{1,6}[1-6]?$")
 _JYUTPING_RUN = re.compile(r"[a-z]{1,6}[1-6]")
 
 
+_HAN_CLASS = "".join(f"{chr(lo)}-{chr(hi)}" for lo, hi in _HAN_RANGES)
+_HAN_RE = re.compile(f"[{_HAN_CLASS}]")
+#: a run of Han characters, or a word of other letters/digits (Latin, kana, Hangul …)
+_RUN = re.compile(f"([{_HAN_CLASS}]+)|([^\\W{_HAN_CLASS}]+)")
+
+
 def is_han(ch: str) -> bool:
     """True for a Han ideograph (including Cantonese characters and CJK Extension B+)."""
-    cp = ord(ch)
-    return any(lo <= cp <= hi for lo, hi in _HAN_RANGES)
+    return "\u4e00" <= ch <= "\u9fff" or _HAN_RE.match(ch) is not None
 
 
 @lru_cache(maxsize=1)
@@ -77,18 +81,13 @@ def normalise(text: str) -> str:
     return "".join(map(fold_char, text))
 
 
-@dataclass(frozen=True)
-class Token:
+class Token(NamedTuple):
     """A term with its position (for phrases) and character offsets into the original text."""
 
     text: str
     pos: int
     start: int
     end: int
-
-
-def _is_word_char(ch: str) -> bool:
-    return ch.isalnum() or ch == "_" or unicodedata.category(ch) in ("Mn", "Mc")
 
 
 def tokens(text: str, mode: str = "bigram", *, normalised: bool = False) -> list[Token]:
@@ -100,13 +99,9 @@ def tokens(text: str, mode: str = "bigram", *, normalised: bool = False) -> list
     norm = text if normalised else normalise(text)
     out: list[Token] = []
     pos = 0
-    i, n = 0, len(norm)
-    while i < n:
-        ch = norm[i]
-        if is_han(ch):
-            j = i
-            while j < n and is_han(norm[j]):
-                j += 1
+    for m in _RUN.finditer(norm):
+        i, j = m.span()
+        if m.group(1) is not None:
             if mode == "unigram" or j - i == 1:
                 for k in range(i, j):
                     out.append(Token(norm[k], pos, k, k + 1))
@@ -115,36 +110,42 @@ def tokens(text: str, mode: str = "bigram", *, normalised: bool = False) -> list
                 for k in range(i, j - 1):
                     out.append(Token(norm[k:k + 2], pos, k, k + 2))
                     pos += 1
-            i = j
-        elif _is_word_char(ch):
-            j = i
-            while j < n and _is_word_char(norm[j]) and not is_han(norm[j]):
-                j += 1
+        else:
             out.append(Token(norm[i:min(j, i + MAX_WORD)], pos, i, j))
             pos += 1
-            i = j
-        else:
-            i += 1
     return out
 
 
 def terms(text: str, mode: str = "bigram") -> list[str]:
     """Just the token texts (what gets indexed)."""
-    return [t.text for t in tokens(text, mode)]
+    norm = normalise(text)
+    out: list[str] = []
+    for m in _RUN.finditer(norm):
+        run = m.group(1)
+        if run is not None:
+            if mode == "unigram" or len(run) == 1:
+                out.extend(run)
+            else:
+                out.extend(run[k:k + 2] for k in range(len(run) - 1))
+        else:
+            out.append(m.group(2)[:MAX_WORD])
+    return out
 
 
-@lru_cache(maxsize=100_000)
+@lru_cache(maxsize=1)
+def _readings() -> dict[str, str]:
+    """Character → Jyutping from the rime-cantonese data shipped in PyCantonese (loads in < 1 s,
+    unlike ``pycantonese.characters_to_jyutping``, which first builds its word segmenter)."""
+    from pycantonese.data.rime_cantonese import CHARS_TO_JYUTPING
+
+    return {k: v for k, v in CHARS_TO_JYUTPING.items() if len(k) == 1}
+
+
 def _char_jyutping(ch: str) -> str | None:
-    import pycantonese
-
-    try:
-        pairs = pycantonese.characters_to_jyutping(ch)
-    except Exception:  # PyCantonese raises on odd input; a character without reading is skipped
+    jp = _readings().get(ch)
+    if not jp:
         return None
-    if not pairs or not pairs[0][1]:
-        return None
-    first = pairs[0][1].split()[0]
-    return re.sub(r"[1-6]", "", first) or None
+    return re.sub(r"[1-6]", "", jp.split()[0]) or None
 
 
 def jyutping(text: str) -> list[str]:

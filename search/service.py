@@ -23,6 +23,7 @@ from search.query import parse
 MAX_PER_PAGE = 100
 MAX_WINDOW = 10_000  # deepest result reachable by paging (Elasticsearch's max_result_window)
 MAX_HITS_PER_ITEM = 50
+MAX_SUBHITS = 200  # pages/segments looked at for hits per result page (best matches first)
 
 _backends: "weakref.WeakKeyDictionary[Repository, SearchBackend]" = weakref.WeakKeyDictionary()
 _lock = threading.Lock()
@@ -82,7 +83,7 @@ def search(repo: Repository, q: str, *, filters: dict[str, list[str]] | None = N
     result = backend.search(SearchRequest(parsed.root, Visibility.of(viewer), _check_filters(filters), sort,
                                           (page - 1) * per_page, per_page))
     ids = [i for i, _ in result.items]
-    subs = backend.locate(parsed.root, ids) if ids and parsed.positive else []
+    subs = backend.locate(parsed.root, ids, limit=MAX_SUBHITS) if ids and parsed.positive else []
     hq = parsed.highlight_query
     out: list[dict[str, Any]] = []
     with repo.session() as s:

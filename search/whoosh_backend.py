@@ -149,9 +149,9 @@ class WhooshBackend(SearchBackend):
                     self._ix = index.open_dir(str(self.directory))
         return self._ix
 
-    def _writer(self):
+    def _writer(self, **kw):
         try:
-            return self.ix.writer(timeout=self.lock_timeout)
+            return self.ix.writer(timeout=self.lock_timeout, **kw)
         except LockError:
             raise Unavailable("the search index is busy (locked by another writer); try again shortly") from None
 
@@ -271,7 +271,7 @@ class WhooshBackend(SearchBackend):
     def rebuild(self, docs: Iterable[list[Document]], progress: Callable[[int], None] | None = None) -> int:
         """Write every document into new segments and drop the old ones in the same commit
         (readers keep the old index until then: no downtime)."""
-        w = self._writer()
+        w = self._writer(limitmb=256)
         n = 0
         try:
             for batch in docs:
