@@ -123,3 +123,28 @@ def indexed(repo, site) -> Site:
 
     rebuild(repo)
     return site
+
+
+@pytest.fixture
+def scanned(repo, site, tmp_path) -> Site:
+    """The site with page 1 of the newspaper item rendered as a real image (Noto CJK via
+    ingest.samples) and stored as its page_image with true character boxes, then indexed."""
+    from ingest.samples import page_text, render_text_page
+    from repository.models import Item
+    from search.service import rebuild
+
+    image, boxes = render_text_page("廣州嘅報紙記載咗當年嘅舊事", width=800, font_size=40)
+    path = tmp_path / "page1.png"
+    image.save(path)
+    with repo.unit_of_work("test") as uow:
+        item = uow.session.get(Item, site.published)
+        page = item.pages[0]
+        page.width, page.height = image.size
+        page.words = [{**b, "conf": 95.0} for b in boxes]
+        page.text = page_text(boxes)
+        uow.add_file(item, path, role="page_image", mime="image/png", page_id=page.id,
+                     width=image.size[0], height=image.size[1])
+        site.extra["boxes"] = boxes
+        site.extra["size"] = image.size
+    rebuild(repo)
+    return site
