@@ -7,7 +7,6 @@ so a decompression bomb is refused from its header alone.
 from __future__ import annotations
 
 import io
-import warnings
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -27,27 +26,24 @@ _SRGB = ImageCms.createProfile("sRGB")
 
 @contextmanager
 def opened(path: Path, max_pixels: int) -> Iterator[Image.Image]:
-    """Open ``path`` lazily (header only) and check its dimensions; raises InvalidInput/TooLarge."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
-        old = Image.MAX_IMAGE_PIXELS
-        Image.MAX_IMAGE_PIXELS = max_pixels  # Pillow's own bomb check: warning above, error above 2x
-        try:
-            try:
-                img = Image.open(path)
-            except Image.DecompressionBombError as exc:
-                raise TooLarge(f"{path.name}: image is too large to process safely ({exc})") from None
-            except Image.DecompressionBombWarning as exc:
-                raise TooLarge(f"{path.name}: image is too large to process safely ({exc})") from None
-            except UnidentifiedImageError:
-                raise InvalidInput(f"{path.name}: not an image Pillow can read (corrupt or unsupported)") from None
-            except (OSError, SyntaxError, ValueError) as exc:
-                raise InvalidInput(f"{path.name}: cannot read the image: {exc}") from None
-            with img:
-                check_dimensions(path.name, img.size, max_pixels)
-                yield img
-        finally:
-            Image.MAX_IMAGE_PIXELS = old
+    """Open ``path`` lazily (header only) and check its dimensions; raises InvalidInput/TooLarge.
+
+    Our own check (:func:`check_dimensions`) enforces ``max_pixels``; Pillow's process-wide bomb
+    limit is only raised to it when lower (never lowered, never swapped back and forth: pages are
+    opened from several threads at once)."""
+    if Image.MAX_IMAGE_PIXELS is not None and Image.MAX_IMAGE_PIXELS < max_pixels:
+        Image.MAX_IMAGE_PIXELS = max_pixels
+    try:
+        img = Image.open(path)
+    except Image.DecompressionBombError as exc:
+        raise TooLarge(f"{path.name}: image is too large to process safely ({exc})") from None
+    except UnidentifiedImageError:
+        raise InvalidInput(f"{path.name}: not an image Pillow can read (corrupt or unsupported)") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise InvalidInput(f"{path.name}: cannot read the image: {exc}") from None
+    with img:
+        check_dimensions(path.name, img.size, max_pixels)
+        yield img
 
 
 def check_dimensions(name: str, size: tuple[int, int], max_pixels: int) -> None:

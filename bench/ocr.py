@@ -1,0 +1,102 @@
+"""Benchmark: the scan pipeline against bare ``tesseract`` on the same pages.
+
+Prints
+* the sum of bare ``tesseract PAGE out -l MODEL --psm N hocr`` runs (one per page, the right
+  model for the page, one core each: OMP_THREAD_LIMIT=1) — the floor any OCR pipeline pays;
+* the pipeline's wall time for the same pages as one item (decode, page image + thumbnail, OCR
+  with hOCR char boxes, hOCR parsing, ALTO, per-page commits, search indexing), run with one page
+  at a time, with a fixed model (``--lang``) and with ``auto`` (which may read a page twice);
+  and the ratios to the bare sum (target ≤ 1.10 for the fixed model, serial);
+* the speed-up from parallel pages (``worker_processes`` = number of cores) over serial.
+
+Usage: python bench/ocr.py [--pages 8] [--simplified 2]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+os.environ["OMP_THREAD_LIMIT"] = "1"
+
+
+def make_pages(d: Path, n_trad: int, n_simp: int) -> list[tuple[Path, str]]:
+    from ingest.samples import sample_page
+
+    pages = []
+    for i in range(n_trad + n_simp):
+        kind = "trad" if i < n_trad else "simp"
+        img, _ = sample_page(kind, seed=200 + i)
+        p = d / f"page-{i + 1:03d}.png"
+        img.save(p)
+        pages.append((p, "chi_tra" if kind == "trad" else "chi_sim"))
+    return pages
+
+
+def bare(pages: list[tuple[Path, str]], out: Path) -> float:
+    total = 0.0
+    for p, model in pages:
+        t = time.perf_counter()
+        subprocess.run(["tesseract", str(p), str(out / p.stem), "-l", model, "--psm", "3", "--dpi", "300", "hocr"],
+                       check=True, capture_output=True)
+        total += time.perf_counter() - t
+    return total
+
+
+def pipeline(pages: list[tuple[Path, str]], work: Path, *, workers: int, lang: str) -> float:
+    from config import load_settings
+    from ingest.intake import IngestOptions, ingest_paths, wait_for
+    from repository import Repository, catalog
+
+    work.mkdir(parents=True, exist_ok=True)
+    data = Path(tempfile.mkdtemp(dir=work))
+    settings = load_settings(env={}, data_dir=data, worker_processes=workers)
+    repo = Repository.open(settings, create=True)
+    with repo.unit_of_work("bench") as uow:
+        catalog.add_collection(uow.session, "bench", "Bench")
+    book = work / "book"
+    if not book.exists():
+        book.mkdir()
+        for p, _ in pages:
+            shutil.copy(p, book / p.name)
+    t = time.perf_counter()
+    created = ingest_paths(repo, [book], IngestOptions(collection="bench", lang=lang))
+    jobs = wait_for(repo, [j for _, j in created])
+    elapsed = time.perf_counter() - t
+    assert all(j.state == "done" for j in jobs), [j.error for j in jobs]
+    repo.db.dispose()
+    return elapsed
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--pages", type=int, default=8, help="number of pages (traditional + simplified)")
+    ap.add_argument("--simplified", type=int, default=2, help="how many of them are simplified")
+    args = ap.parse_args()
+    cores = os.cpu_count() or 1
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        pages = make_pages(work, args.pages - args.simplified, args.simplified)
+        out = work / "bare"
+        out.mkdir()
+        print(f"{len(pages)} pages ({args.simplified} simplified), {cores} cores; load average {os.getloadavg()[0]:.1f}")
+        bare_sum = bare(pages, out)
+        print(f"bare tesseract, sum of {len(pages)} runs (right model per page): {bare_sum:7.2f} s")
+        trad_only = [(p, m) for p, m in pages if m == "chi_tra"]
+        fixed = pipeline(trad_only, work / "fixed", workers=1, lang="chi_tra") if trad_only else 0.0
+        bare_trad = bare(trad_only, out) if trad_only else 0.0
+        print(f"pipeline, --lang chi_tra, serial, {len(trad_only)} traditional pages: {fixed:7.2f} s  "
+              f"= {fixed / bare_trad:.2f} x bare ({bare_trad:.2f} s)")
+        serial = pipeline(pages, work / "auto1", workers=1, lang="auto")
+        print(f"pipeline, auto, serial (1 page at a time):            {serial:7.2f} s  = {serial / bare_sum:.2f} x bare")
+        parallel = pipeline(pages, work / "autoN", workers=cores, lang="auto")
+        print(f"pipeline, auto, parallel ({cores} pages at a time):      {parallel:7.2f} s  = {parallel / bare_sum:.2f} x bare")
+        print(f"speed-up from parallel pages: {serial / parallel:.2f} x on {cores} cores")
+
+
+if __name__ == "__main__":
+    main()
