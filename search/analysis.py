@@ -220,26 +220,40 @@ def find_matches(text: str, query: str) -> list[tuple[int, int]]:
     wherever its characters appear contiguously in either script, a Latin word matches whole words.
     """
     norm = normalise(text)
-    doc = tokens(norm, "unigram", normalised=True)
-    doc_text = [d.text for d in doc]
     spans: list[tuple[int, int]] = []
     for part in _query_parts(query):
-        qtoks = tokens(part, "unigram")
-        if not qtoks:
+        pattern = _part_pattern(part)
+        if pattern is None:
             continue
-        want = [t.text for t in qtoks]
-        # which neighbouring query tokens touch (Han characters written together must stay together)
-        touching = [qtoks[k + 1].start == qtoks[k].end for k in range(len(qtoks) - 1)]
-        width = len(want)
-        for i in range(len(doc) - width + 1):
-            if doc_text[i:i + width] != want:
-                continue
-            if all(not t or doc[i + k + 1].start == doc[i + k].end for k, t in enumerate(touching)):
-                spans.append((doc[i].start, doc[i + width - 1].end))
-        syllables = jyutping_query(part) if len(qtoks) == 1 and not is_han(part[0]) else None
-        if syllables:
-            spans.extend(_jyutping_spans(text, syllables))
+        spans.extend(m.span() for m in pattern.finditer(norm))
+        if not any(is_han(c) for c in part):
+            syllables = jyutping_query(part) if " " not in part.strip() else None
+            if syllables:
+                spans.extend(_jyutping_spans(text, syllables))
     return _merge(spans)
+
+
+_WORD_CHAR = f"[^\\W{_HAN_CLASS}]"
+
+
+@lru_cache(maxsize=4096)
+def _part_pattern(part: str) -> re.Pattern | None:
+    """A regex over normalised text for one query word or phrase: its tokens in order, Han
+    characters that touch in the query touching in the text, words whole, punctuation between."""
+    toks = tokens(part, "unigram")
+    if not toks:
+        return None
+    pieces: list[str] = []
+    for k, t in enumerate(toks):
+        if k:
+            prev = toks[k - 1]
+            touching = prev.end == t.start and is_han(prev.text[-1]) and is_han(t.text[0])
+            pieces.append("" if touching else r"\W*")
+        if is_han(t.text[0]):
+            pieces.append(re.escape(t.text))
+        else:
+            pieces.append(f"(?<!{_WORD_CHAR}){re.escape(t.text)}(?!{_WORD_CHAR})")
+    return re.compile("".join(pieces))
 
 
 def _jyutping_spans(text: str, syllables: list[str]) -> list[tuple[int, int]]:
