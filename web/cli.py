@@ -24,6 +24,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "repository.cli",
     "search.cli",
     "web.commands",
+    "web.iiif.cli",
 )
 
 

@@ -239,3 +239,17 @@ def test_shared_red_19000_png_is_memory_bounded(tmp_path, shared_data):
     assert r > 200 and g < 60 and b < 60
     print("peak RSS MB", out["maxrss_mb"], "pyramid build s", out["build_s"])
     assert out["maxrss_mb"] < 250, out["maxrss_mb"]  # measured ~150-180 MB
+
+
+def test_iiif_warm_builds_pyramids(builder, cli, settings):
+    big = Image.new("RGB", (2000, 1500), (10, 120, 200))
+    small, words = text_page(["小"])
+    built = builder.item([(big, [], ""), (small, words, "小")])
+    r = cli("iiif-warm", str(built.item_id))
+    assert r.code == 0, r
+    assert "pyramids built: 1" in r.out and "small images served directly: 1" in r.out
+    assert len(list((settings.cache_dir / "pyramids").rglob("*.tif"))) == 1
+    again = cli("iiif-warm")
+    assert "pyramids built: 0" in again.out
+    bad = cli("iiif-warm", "abc")
+    assert bad.code != 0 and bad.err.strip()

@@ -1,36 +1,18 @@
 """IIIF for the repository: Image API 3.0, Presentation 3.0, Content Search 1.0/2.0, Mirador.
 
-One blueprint (``iiif``, registered in :data:`web.app.BLUEPRINTS`); every response from it —
-errors too — carries ``Access-Control-Allow-Origin: *`` so viewers on other sites can use it.
+One blueprint (``iiif``, registered in :data:`web.app.BLUEPRINTS` as ``web.iiif:bp``); every
+response from it — errors too — carries ``Access-Control-Allow-Origin: *``. ``bp`` is loaded
+lazily so that ``heritage iiif-warm`` does not pay for importing the route modules.
 """
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, request
-
-from repository import Repository
-
-bp = Blueprint("iiif", __name__, url_prefix="/iiif")
+from typing import Any
 
 
-@bp.after_request
-def _cors(resp: Response) -> Response:
-    resp.headers["Access-Control-Allow-Origin"] = "*"
-    if request.method == "OPTIONS":
-        resp.headers["Access-Control-Allow-Headers"] = "Accept, Content-Type, If-None-Match"
-        resp.headers["Access-Control-Allow-Methods"] = "GET, HEAD, OPTIONS"
-    resp.headers.setdefault("Access-Control-Expose-Headers", "ETag, Link")
-    return resp
+def __getattr__(name: str) -> Any:
+    if name == "bp":
+        from web.iiif import content_search, image_routes, presentation, viewer  # noqa: F401  (routes)
+        from web.iiif.blueprint import bp
 
-
-def repo() -> Repository:
-    """The repository of the running app."""
-    return current_app.extensions["heritage"]
-
-
-def base_url() -> str:
-    """The public URL prefix (``settings.base_url``, else the request's host URL), no trailing /."""
-    configured = repo().settings.base_url
-    return (configured or request.host_url).rstrip("/")
-
-
-from web.iiif import image_routes, presentation, content_search, viewer  # noqa: E402,F401  (routes)
+        return bp
+    raise AttributeError(name)

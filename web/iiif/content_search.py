@@ -18,7 +18,7 @@ from flask import json as fjson
 from config import InvalidInput
 from repository.access import require_view
 from repository.models import Item
-from web.iiif import base_url, bp, repo
+from web.iiif.blueprint import base_url, bp, repo
 from web.iiif.presentation import AV_TYPES, json_response, manifest_url
 
 CONTEXT_1 = "http://iiif.io/api/search/1/context.json"

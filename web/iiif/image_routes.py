@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Response, current_app, g, jsonify, redirect, request, send_file
 
-from web.iiif import base_url, bp, repo
+from web.iiif.blueprint import base_url, bp, repo
 from web.iiif.cache import TileCache
 from web.iiif.image import parse, render
 from web.iiif.presentation import wants_jsonld

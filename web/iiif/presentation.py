@@ -31,7 +31,7 @@ from sqlalchemy import func, select
 from config import NotFound
 from repository.access import require_view, visible_filter
 from repository.models import Collection, File, Item, Page
-from web.iiif import base_url, bp, repo
+from web.iiif.blueprint import base_url, bp, repo
 from web.iiif.image import max_output
 
 PRESENTATION_CONTEXT = "http://iiif.io/api/presentation/3/context.json"

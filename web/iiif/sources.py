@@ -13,6 +13,7 @@ pyramid). ``bench/iiif.py`` measures this against decoding the original with Pil
 from __future__ import annotations
 
 import fcntl
+import logging
 import math
 import os
 import tempfile
@@ -23,7 +24,7 @@ from pathlib import Path
 from PIL import Image
 from sqlalchemy import bindparam, select
 
-from config import NotFound
+from config import NotFound, Unavailable
 from repository import Repository
 from repository.access import Viewer, can_view
 from repository.models import File, Item, Page
@@ -32,6 +33,9 @@ from web.iiif.image import RegionReader, pillow_reader
 #: Images with more pixels than this are served through a pyramid (0 = always, None = never).
 PYRAMID_MIN_PIXELS: int | None = 2_000_000
 TILE = 256
+#: Without libvips, images above this are refused (503) rather than decoded whole with Pillow.
+PILLOW_MAX_PIXELS = 60_000_000
+log = logging.getLogger("heritage.iiif")
 
 
 @dataclass(frozen=True)
@@ -153,6 +157,14 @@ def pyramid_reader(path: Path, width: int, height: int) -> RegionReader:
 
 def reader_for(source: ImageSource, cache_dir: Path, min_pixels: int | None = PYRAMID_MIN_PIXELS) -> RegionReader:
     """Choose how to read ``source``: through a pyramid when it is big, else Pillow."""
-    if min_pixels is not None and source.width * source.height > min_pixels:
+    pixels = source.width * source.height
+    if min_pixels is not None and pixels > min_pixels:
+        try:
+            import pyvips  # noqa: F401
+        except (ImportError, OSError):  # libvips missing: small enough images still work via Pillow
+            if pixels > PILLOW_MAX_PIXELS:
+                raise Unavailable("this image is too big to serve without libvips; run scripts/setup.sh") from None
+            log.warning("pyvips/libvips not available; decoding %s with Pillow", source.image_id)
+            return pillow_reader(str(source.path))
         return pyramid_reader(ensure_pyramid(cache_dir, source.path, source.sha256), source.width, source.height)
     return pillow_reader(str(source.path))

@@ -13,7 +13,7 @@ from flask import current_app, g, render_template, request
 
 from repository.access import require_view
 from repository.models import Item
-from web.iiif import base_url, bp, repo
+from web.iiif.blueprint import base_url, bp, repo
 
 MIRADOR_JS = "viewer/mirador.min.js"
 #: UI locale → Mirador's language code

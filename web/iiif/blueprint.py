@@ -1,0 +1,29 @@
+"""The ``iiif`` blueprint, its CORS headers, and the helpers every IIIF route uses."""
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app, request
+
+from repository import Repository
+
+bp = Blueprint("iiif", __name__, url_prefix="/iiif")
+
+
+@bp.after_request
+def _cors(resp: Response) -> Response:
+    resp.headers["Access-Control-Allow-Origin"] = "*"
+    if request.method == "OPTIONS":
+        resp.headers["Access-Control-Allow-Headers"] = "Accept, Content-Type, If-None-Match"
+        resp.headers["Access-Control-Allow-Methods"] = "GET, HEAD, OPTIONS"
+    resp.headers.setdefault("Access-Control-Expose-Headers", "ETag, Link")
+    return resp
+
+
+def repo() -> Repository:
+    """The repository of the running app."""
+    return current_app.extensions["heritage"]
+
+
+def base_url() -> str:
+    """The public URL prefix (``settings.base_url``, else the request's host URL), no trailing /."""
+    configured = repo().settings.base_url
+    return (configured or request.host_url).rstrip("/")

@@ -1,0 +1,42 @@
+"""``heritage iiif-warm``: build the image pyramids ahead of the first viewer (big scans take
+seconds each on first request otherwise)."""
+from __future__ import annotations
+
+import click
+from sqlalchemy import select
+
+from config import InvalidInput
+from repository.models import File, Page
+from web.cli import CliContext, pass_ctx
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(iiif_warm)
+
+
+@click.command("iiif-warm")
+@click.argument("item_ids", nargs=-1, type=int)
+@pass_ctx
+def iiif_warm(ctx: CliContext, item_ids: tuple[int, ...]) -> None:
+    """Build IIIF pyramids for the page images of ITEM_IDS (default: every item)."""
+    from web.iiif.sources import PYRAMID_MIN_PIXELS, ensure_pyramid, pyramid_path
+
+    repo = ctx.repo
+    if any(i <= 0 for i in item_ids):
+        raise InvalidInput("item ids are positive whole numbers")
+    query = (select(Page.width, Page.height, File.sha256)
+             .join(File, (File.page_id == Page.id) & (File.role == "page_image")))
+    if item_ids:
+        query = query.where(Page.item_id.in_(item_ids))
+    with repo.session() as s:
+        rows = s.execute(query).all()
+    built = skipped = 0
+    cache_dir = repo.settings.cache_dir
+    for width, height, sha in rows:
+        if PYRAMID_MIN_PIXELS is None or width * height <= PYRAMID_MIN_PIXELS:
+            skipped += 1
+            continue
+        if not pyramid_path(cache_dir, sha).is_file():
+            ensure_pyramid(cache_dir, repo.store.path(sha), sha)
+            built += 1
+    click.echo(f"pyramids built: {built}; small images served directly: {skipped}; pages: {len(rows)}")
