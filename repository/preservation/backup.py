@@ -56,18 +56,17 @@ def _object_path(root: Path, sha: str) -> Path:
 
 
 def _copy_verified(src: Path, dest: Path, sha: str) -> bool:
-    """Copy ``src`` to ``dest`` atomically if its bytes hash to ``sha``; False when they don't."""
+    """Copy ``src`` to ``dest`` atomically if the copied bytes hash to ``sha``; False when they don't.
+
+    The copy is made by the kernel (``shutil.copyfile``: copy_file_range/sendfile, reflinks where
+    the filesystem has them) and the *copy* is then hashed, so what is checked is what landed.
+    No fsync per file (it made a backup ~10x slower than ``cp``): callers flush with one
+    :func:`os.sync` before writing the manifest that makes the copy count."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(f".tmp-{sha}")
-    digest = hashlib.sha256()
     try:
-        with open(src, "rb") as fi, open(tmp, "wb") as fo:
-            while chunk := fi.read(CHUNK):
-                digest.update(chunk)
-                fo.write(chunk)
-            fo.flush()
-            os.fsync(fo.fileno())
-        if digest.hexdigest() != sha:
+        shutil.copyfile(src, tmp)
+        if sha256_file(tmp) != sha:
             tmp.unlink()
             return False
         os.chmod(tmp, 0o444)
@@ -168,6 +167,7 @@ def backup(repo: Repository, dest: Path, *, on_progress: Progress | None = None)
                 report.copied += 1
         if on_progress:
             on_progress(n, len(blobs))
+    os.sync()  # every copied object is on disk before the manifest says the backup is complete
     manifest = {
         "format": FORMAT,
         "created_at": datetime.now(timezone.utc).isoformat(),
@@ -263,5 +263,6 @@ def restore(settings: Settings, src: Path, *, on_progress: Progress | None = Non
                     p.chmod(0o644)
             shutil.rmtree(settings.objects_dir, ignore_errors=True)
         raise
+    os.sync()
     repo = Repository.open(settings, create=True)  # also migrates an older snapshot to this schema
     return repo
