@@ -12,17 +12,17 @@ from typing import Any
 
 import bleach
 import markdown as md
-from flask import Blueprint, Response, abort, current_app, g, render_template, request, url_for
+from flask import Blueprint, Response, current_app, g, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from config import InvalidInput, NotFound, Unavailable
 from repository.access import can_view, require_view, visible_filter
-from repository.models import Collection, Exhibit, File, Institution, Item, Page, Segment
+from repository.models import Collection, Exhibit, File, Institution, Item, Page
 from web import i18n
 from web.app import repo_of
 
@@ -277,6 +277,8 @@ def url_with(**changes: Any) -> str:
 
 def highlight(text: str, q: str) -> Markup:
     """``text`` HTML-escaped with the matches of ``q`` in <mark> (traditional ⇄ simplified aware)."""
+    from search.analysis import find_matches  # the search layer's matcher: same folding as the index
+
     spans = find_matches(text, q) if q else []
     out, last = [], 0
     for start, end in sorted(spans):
@@ -287,29 +289,6 @@ def highlight(text: str, q: str) -> Markup:
         last = end
     out.append(Markup.escape(text[last:]))
     return Markup("").join(out)
-
-
-def find_matches(text: str, q: str) -> list[tuple[int, int]]:
-    """Spans of ``q`` (or its words) in ``text``: the search engine's matcher when installed.
-
-    Fallback while ``search.analysis`` is missing: per-character OpenCC folding to simplified
-    (t2s is per character for almost all characters, so offsets stay valid) and plain find.
-    """
-    try:
-        from search.analysis import find_matches as engine_find
-
-        return list(engine_find(text, q))
-    except ImportError:
-        pass
-    folded = "".join(i18n.convert(c, "zh-Hans")[:1] or c for c in text).lower()
-    spans = []
-    for word in q.split():
-        w = "".join(i18n.convert(c, "zh-Hans")[:1] or c for c in word).lower()
-        start = folded.find(w)
-        while w and start >= 0:
-            spans.append((start, start + len(w)))
-            start = folded.find(w, start + len(w))
-    return spans
 
 
 @bp.get("/items/<int:item_id>")
