@@ -10,7 +10,7 @@ import threading
 import weakref
 from typing import Any, Callable
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, tuple_
 
 from config import InvalidInput
 from repository import Repository
@@ -92,9 +92,9 @@ def search(repo: Repository, q: str, *, filters: dict[str, list[str]] | None = N
         segs_wanted = {h.ref for h in subs if h.kind == "segment"}
         pages: dict[int, list[Page]] = {}
         if pages_wanted:
-            for p in s.scalars(select(Page).where(Page.item_id.in_({i for i, _ in pages_wanted})).order_by(Page.n)):
-                if (p.item_id, p.n) in pages_wanted:
-                    pages.setdefault(p.item_id, []).append(p)
+            wanted = sorted(pages_wanted)
+            for p in s.scalars(select(Page).where(tuple_(Page.item_id, Page.n).in_(wanted)).order_by(Page.n)):
+                pages.setdefault(p.item_id, []).append(p)
         segs: dict[int, list[Segment]] = {}
         if segs_wanted:
             for sg in s.scalars(select(Segment).where(Segment.id.in_(segs_wanted)).order_by(Segment.start)):
