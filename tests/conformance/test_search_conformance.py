@@ -37,7 +37,6 @@ CHINESE = [
     ("ＣＡＮＴＯＮ", {"fair"}),
     ('"trade fair"', {"fair"}),
     ('"fair trade"', set()),
-    ('"canton fair"', set()),  # <b>Canton</b> Fair: the tag's "b" stands between them
     ("opened 1957", {"fair"}),
     # Jyutping
     ("gwong zau", {"chamber", "labour", "fair"}),
