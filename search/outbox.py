@@ -49,11 +49,15 @@ def drain_outbox(repo: Repository, *, batch: int = BATCH, max_batches: int | Non
             docs = load_documents(s, upsert_ids)
         try:
             backend.replace_items(item_ids, [d for i in item_ids for d in docs.get(i, [])])
-        except Unavailable as exc:
+        except Exception as exc:  # unreachable (Unavailable) or refused: keep the tasks, say why
+            reason = str(exc) if isinstance(exc, Unavailable) else f"{type(exc).__name__}: {exc}"
             with repo.db.transaction() as s:
                 s.execute(update(IndexTask).where(IndexTask.id.in_(task_ids))
-                          .values(attempts=IndexTask.attempts + 1, last_error=str(exc)[:2000]))
-            log.warning("search backend unavailable, %d index tasks kept: %s", len(task_ids), exc)
+                          .values(attempts=IndexTask.attempts + 1, last_error=reason[:2000]))
+            if isinstance(exc, Unavailable):
+                log.warning("search backend unavailable, %d index tasks kept: %s", len(task_ids), exc)
+            else:
+                log.exception("indexing failed, %d index tasks kept", len(task_ids))
             break
         with repo.db.transaction() as s:
             s.execute(delete(IndexTask).where(IndexTask.id.in_(task_ids)))
