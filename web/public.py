@@ -17,7 +17,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
-from sqlalchemy import func, select
+from sqlalchemy import func, literal_column, select
 from sqlalchemy.orm import Session
 
 from config import InvalidInput, NotFound, Unavailable
@@ -429,7 +429,10 @@ def collection_page(slug: str):
         raise InvalidInput(_("Unknown sort “%(value)s”; use title, date or new.", value=sort[:40]), field="sort")
     page = int_arg("page", 1)
 
-    decade_expr = (Item.year_from // 10) * 10
+    # integer division on both SQLite and PostgreSQL; literal (not bound) tens keep the SELECT and
+    # GROUP BY expressions textually identical, as PostgreSQL requires
+    ten = literal_column("10")
+    decade_expr = Item.year_from.op("/")(ten).op("*")(ten)
     base = [Item.collection_id == coll.id, listed_items()]
     active: dict[str, Any] = {}
     if types:

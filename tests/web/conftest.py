@@ -62,6 +62,11 @@ XSS = '<script>window.__xss=1</script><img src=x onerror="window.__xss=1">'
 @pytest.fixture
 def site(repo) -> Site:
     """A small published world: an institution, a collection, items of each kind, exhibitions."""
+    return build_site(repo)
+
+
+def build_site(repo) -> Site:
+    """Rows of :func:`site` written into ``repo`` (any database)."""
     out = Site()
     now = datetime.now(timezone.utc)
     with repo.unit_of_work("test") as uow:
