@@ -325,9 +325,8 @@ def parse_hocr(hocr: bytes | str) -> list[dict[str, Any]]:
             if chars and any(_is_han(ch) for ch in text):
                 pending: list[dict[str, Any]] = []
                 wbox = _bbox(wt["bbox"])
-                cells = _char_boxes(wbox, [_title(c).get("x_bboxes") for c in chars],
-                                    vertical=_title(line).get("baseline", "0 0").split()[0] != "0"
-                                    and wbox[3] > wbox[2])
+                # a multi-character word taller than wide is a piece of a vertical column
+                cells = _char_boxes(wbox, [_title(c).get("x_bboxes") for c in chars], vertical=wbox[3] > wbox[2])
                 for c, cell in zip(chars, cells):
                     ct = _title(c)
                     ch = (c.text or "").strip()

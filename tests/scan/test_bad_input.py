@@ -151,3 +151,39 @@ def _png_of(img: Image.Image) -> bytes:
     buf = io.BytesIO()
     img.save(buf, "PNG")
     return buf.getvalue()
+
+
+def test_retry_after_repair_redoes_only_the_failed_page(repo, collection, tmp_path):
+    """A two-page item whose second original is damaged: page 2 fails, page 1 is kept. After the
+    original is repaired, retrying the job makes page 2 only; the item becomes a draft."""
+    d = tmp_path / "book"
+    d.mkdir()
+    good = [_png_of(small_page(i)) for i in (4, 5)]
+    (d / "1.png").write_bytes(good[0])
+    (d / "2.png").write_bytes(good[1])
+    (item_id, job_id), = ingest_paths(repo, [d], IngestOptions(collection=collection, lang="chi_tra"))
+    with repo.session() as s:
+        sha = s.scalars(select(File.sha256).where(File.item_id == item_id, File.filename == "2.png")).one()
+    stored = repo.store.path(sha)
+    stored.chmod(0o644)
+    stored.write_bytes(good[1][:300])
+    wait_for(repo, [job_id])
+    with repo.session() as s:
+        assert s.get(Item, item_id).state == "failed"
+        page1 = s.scalars(select(Page).where(Page.item_id == item_id, Page.n == 1)).one()
+        first_image = s.scalars(select(File.id).where(File.page_id == page1.id, File.role == "page_image")).one()
+    stored.write_bytes(good[1])  # repaired (same bytes as the checksum says)
+    with repo.db.transaction() as s:
+        from repository import jobs as queue
+
+        queue.retry(s, job_id)
+    (job,) = wait_for(repo, [job_id])
+    assert job.state == "done", job.error
+    with repo.session() as s:
+        item = s.get(Item, item_id)
+        assert item.state == "draft" and item.error is None
+        pages = list(s.scalars(select(Page).where(Page.item_id == item_id).order_by(Page.n)))
+        assert [(p.n, p.ocr_status) for p in pages] == [(1, "done"), (2, "done")]
+        # page 1 was not made again
+        assert s.scalars(select(File.id).where(File.page_id == pages[0].id, File.role == "page_image")).one() == first_image
+        assert len(s.scalars(select(File).where(File.page_id == pages[1].id, File.role == "page_image")).all()) == 1
