@@ -2,6 +2,8 @@
 seconds each on first request otherwise)."""
 from __future__ import annotations
 
+from flask_babel import gettext as _
+
 import click
 from sqlalchemy import select
 
@@ -23,7 +25,7 @@ def iiif_warm(ctx: CliContext, item_ids: tuple[int, ...]) -> None:
 
     repo = ctx.repo
     if any(i <= 0 for i in item_ids):
-        raise InvalidInput("item ids are positive whole numbers")
+        raise InvalidInput(_("item ids are positive whole numbers"))
     query = (select(Page.width, Page.height, File.sha256)
              .join(File, (File.page_id == Page.id) & (File.role == "page_image")))
     if item_ids:

@@ -9,6 +9,8 @@ hits target ``canvas#t=start,end`` (Segments). Matching is the main search's Chi
 """
 from __future__ import annotations
 
+from flask_babel import gettext as _
+
 from dataclasses import dataclass
 from typing import Any
 
@@ -116,9 +118,9 @@ def item_hits(item: Item, query: str) -> list[Hit]:
 def _query() -> str:
     q = (request.args.get("q") or "").strip()
     if not q:
-        raise InvalidInput("add a search term: ?q=…")
+        raise InvalidInput(_("add a search term: ?q=…"))
     if len(q) > MAX_QUERY:
-        raise InvalidInput(f"the search term is longer than {MAX_QUERY} characters")
+        raise InvalidInput(_("the search term is longer than %(MAX_QUERY)s characters", MAX_QUERY=MAX_QUERY))
     return q
 
 

@@ -9,6 +9,8 @@ smaller than the source) and a pyramidal tiled TIFF read through libvips for big
 """
 from __future__ import annotations
 
+from flask_babel import gettext as _
+
 import io
 import math
 import re
@@ -108,16 +110,16 @@ def _parse_region(region: str, width: int, height: int) -> tuple[int, int, int, 
     else:
         m = _REGION_PCT.match(region)
         if not m:
-            raise InvalidInput(f"region {region!r} is not full, square, x,y,w,h or pct:x,y,w,h")
+            raise InvalidInput(_("region %(region)s is not full, square, x,y,w,h or pct:x,y,w,h", region=repr(region)))
         px, py, pw, ph = (float(v) for v in m.groups())
         if px > 100 or py > 100:
-            raise InvalidInput(f"region {region!r} starts outside the image")
+            raise InvalidInput(_("region %(region)s starts outside the image", region=repr(region)))
         x, y = round(px * width / 100), round(py * height / 100)
         w, h = round(pw * width / 100), round(ph * height / 100)
     if w <= 0 or h <= 0:
-        raise InvalidInput(f"region {region!r} has no width or height")
+        raise InvalidInput(_("region %(region)s has no width or height", region=repr(region)))
     if x >= width or y >= height:
-        raise InvalidInput(f"region {region!r} lies outside the {width}x{height} image")
+        raise InvalidInput(_("region %(region)s lies outside the %(width)sx%(height)s image", region=repr(region), width=width, height=height))
     w, h = min(w, width - x), min(h, height - y)
     return x, y, w, h, (x, y, w, h) == (0, 0, width, height)
 
@@ -138,14 +140,14 @@ def _parse_size(size: str, w: int, h: int) -> tuple[int, int, bool]:
     elif m := _SIZE_PCT.match(spec):
         pct = float(m.group(1))
         if pct > 100 and not upscale:
-            raise InvalidInput(f"size {size!r}: more than 100% needs the ^ prefix")
+            raise InvalidInput(_("size %(size)s: more than 100%% needs the ^ prefix", size=repr(size)))
         tw, th = max(1, round(w * pct / 100)), max(1, round(h * pct / 100))
         if pct == 0:
-            raise InvalidInput(f"size {size!r} is zero")
+            raise InvalidInput(_("size %(size)s is zero", size=repr(size)))
     elif m := _SIZE_WH.match(spec):
         bang, bw, bh = m.group(1) == "!", int(m.group(2)), int(m.group(3))
         if bw == 0 or bh == 0:
-            raise InvalidInput(f"size {size!r} is zero")
+            raise InvalidInput(_("size %(size)s is zero", size=repr(size)))
         if bang:
             # best fit; without ^ a fit that needs upscaling is refused (as iiif-validator expects)
             scale = min(bw / w, bh / h)
@@ -153,15 +155,13 @@ def _parse_size(size: str, w: int, h: int) -> tuple[int, int, bool]:
         else:
             tw, th = bw, bh
     else:
-        raise InvalidInput(f"size {size!r} is not max, w,, ,h, pct:n, w,h or !w,h (optionally with ^)")
+        raise InvalidInput(_("size %(size)s is not max, w,, ,h, pct:n, w,h or !w,h (optionally with ^)", size=repr(size)))
     if tw <= 0 or th <= 0:
-        raise InvalidInput(f"size {size!r} is zero")
+        raise InvalidInput(_("size %(size)s is zero", size=repr(size)))
     if not upscale and (tw > w or th > h):
-        raise InvalidInput(f"size {size!r} is larger than the {w}x{h} region; use ^ to upscale")
+        raise InvalidInput(_("size %(size)s is larger than the %(w)sx%(h)s region; use ^ to upscale", size=repr(size), w=w, h=h))
     if tw > MAX_WIDTH or th > MAX_HEIGHT or tw * th > MAX_AREA:
-        raise InvalidInput(
-            f"size {size!r} gives {tw}x{th}, over the limit of {MAX_WIDTH}x{MAX_HEIGHT} / {MAX_AREA} pixels"
-        )
+        raise InvalidInput(_("size %(size)s gives %(tw)sx%(th)s, over the limit of %(MAX_WIDTH)sx%(MAX_HEIGHT)s / %(MAX_AREA)s pixels", size=repr(size), tw=tw, th=th, MAX_WIDTH=MAX_WIDTH, MAX_HEIGHT=MAX_HEIGHT, MAX_AREA=MAX_AREA))
     if is_max:
         return tw, th, True
     return tw, th, (tw, th) == max_output(w, h)
@@ -175,16 +175,16 @@ def parse(region: str, size: str, rotation: str, quality_format: str, width: int
     """
     quality, dot, fmt = quality_format.rpartition(".")
     if not dot or not quality:
-        raise InvalidInput(f"{quality_format!r} must be quality.format, e.g. default.jpg")
+        raise InvalidInput(_("%(request)s must be quality.format, e.g. default.jpg", request=repr(quality_format)))
     if quality not in QUALITIES:
-        raise InvalidInput(f"quality {quality!r} is not one of {', '.join(QUALITIES)}")
+        raise InvalidInput(_("quality %(quality)s is not one of %(join_QUALITIES)s", quality=repr(quality), join_QUALITIES=', '.join(QUALITIES)))
     if fmt in UNSUPPORTED_FORMATS:
-        raise NotImplementedFeature(f"format {fmt!r} is not offered; use {', '.join(FORMATS)}")
+        raise NotImplementedFeature(_("format %(format)s is not offered; use %(join_FORMATS)s", format=repr(fmt), join_FORMATS=', '.join(FORMATS)))
     if fmt not in FORMATS:
-        raise InvalidInput(f"format {fmt!r} is not one of {', '.join(FORMATS)}")
+        raise InvalidInput(_("format %(format)s is not one of %(join_FORMATS)s", format=repr(fmt), join_FORMATS=', '.join(FORMATS)))
     m = _ROTATION.match(rotation)
     if not m or float(m.group(2)) > 360:
-        raise InvalidInput(f"rotation {rotation!r} must be a number from 0 to 360, optionally after !")
+        raise InvalidInput(_("rotation %(rotation)s must be a number from 0 to 360, optionally after !", rotation=repr(rotation)))
     mirror, degrees = m.group(1) == "!", float(m.group(2)) % 360
     x, y, w, h, full = _parse_region(region, width, height)
     tw, th, is_max = _parse_size(size, w, h)

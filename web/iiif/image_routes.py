@@ -54,6 +54,7 @@ def image_info(image_id: str):
         resp.mimetype = "application/ld+json"
         resp.headers["Content-Type"] = f'application/ld+json;profile="{CONTEXT}"'
     resp.headers["Link"] = f'<{PROFILE_URI}>;rel="profile"'
+    resp.vary.add("Accept")
     resp.set_etag(f"{src.sha256[:32]}-{src.width}x{src.height}-{hash(base_url()) & 0xFFFFFFFF:x}")
     resp = _cache_headers(resp, src.public)
     return resp.make_conditional(request)

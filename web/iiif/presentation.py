@@ -9,6 +9,8 @@ Unpublished items are "not found" here as on every surface (:mod:`repository.acc
 """
 from __future__ import annotations
 
+from flask_babel import gettext as _
+
 import hashlib
 import re
 from functools import lru_cache
@@ -317,6 +319,7 @@ def json_response(doc: str, *, public: bool, context: str = PRESENTATION_CONTEXT
     if wants_jsonld():
         resp.headers["Content-Type"] = f'application/ld+json;profile="{context}"'
     resp.set_etag(hashlib.sha256(doc.encode()).hexdigest()[:32])
+    resp.vary.add("Accept")
     if public:
         resp.cache_control.public = True
         resp.cache_control.max_age = 300
@@ -344,7 +347,7 @@ def collection(slug: str):
             return json_response(build_top(colls).jsonld(), public=True)
         coll = s.scalar(select(Collection).where(Collection.slug == slug))
         if coll is None:
-            raise NotFound(f"no collection {slug!r}")
+            raise NotFound(_("no collection %(slug)s", slug=repr(slug)))
         items = list(s.scalars(
             select(Item).where(Item.collection_id == coll.id, visible_filter(g.viewer), Item.deleted_at.is_(None))
             .order_by(func.coalesce(Item.published_at, Item.created_at), Item.id)))

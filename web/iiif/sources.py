@@ -12,6 +12,8 @@ pyramid). ``bench/iiif.py`` measures this against decoding the original with Pil
 """
 from __future__ import annotations
 
+from flask_babel import gettext as _
+
 import fcntl
 import logging
 import math
@@ -70,15 +72,15 @@ def find_source(repo: Repository, image_id: str, viewer: Viewer) -> ImageSource:
     :func:`repository.access.can_view`, asked about a detached Item carrying the fetched state.
     """
     if len(image_id) > 64:
-        raise NotFound("no such image")
+        raise NotFound(_("no such image"))
     with repo.db.engine.connect() as conn:
         row = conn.execute(_LOOKUP, {"image_id": image_id}).first()
     if row is None:
-        raise NotFound("no such image")
+        raise NotFound(_("no such image"))
     width, height, n, item_id, sha, state, deleted_at, institution_id = row
     item = Item(id=item_id, state=state, deleted_at=deleted_at, institution_id=institution_id)
     if not can_view(item, viewer):
-        raise NotFound("no such image")
+        raise NotFound(_("no such image"))
     path = repo.store.path(sha)
     if not width or not height:
         with Image.open(path) as im:  # reads the header only
@@ -163,7 +165,7 @@ def reader_for(source: ImageSource, cache_dir: Path, min_pixels: int | None = PY
             import pyvips  # noqa: F401
         except (ImportError, OSError):  # libvips missing: small enough images still work via Pillow
             if pixels > PILLOW_MAX_PIXELS:
-                raise Unavailable("this image is too big to serve without libvips; run scripts/setup.sh") from None
+                raise Unavailable(_("this image is too big to serve without libvips; run scripts/setup.sh")) from None
             log.warning("pyvips/libvips not available; decoding %s with Pillow", source.image_id)
             return pillow_reader(str(source.path))
         return pyramid_reader(ensure_pyramid(cache_dir, source.path, source.sha256), source.width, source.height)
