@@ -100,3 +100,12 @@ def test_real_responses_validate_with_jsonschema(live_server, sample, repo):
     _validator("Exhibit").validate(get("/api/exhibits/canton"))
     for c in get("/api/collections")["collections"]:
         _validator("Collection").validate(c)
+
+
+def test_every_api_route_of_the_app_is_documented(app):
+    import re
+
+    documented = set(openapi_document()["paths"])
+    routes = {re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule) for rule in app.url_map.iter_rules()
+              if rule.rule.startswith("/api/")}
+    assert routes and routes <= documented, routes - documented
