@@ -57,7 +57,6 @@ def test_archivist_uploads_watches_publishes_and_visitors_see_it(browser, live_s
     login(page, live_server, "ada")
     page.goto(f"{live_server}/admin/upload")
     page.select_option("#collection", "gz-docs")
-    page.fill("#title", "西關風物 <b>test</b>")
     bad = tmp_path / "不是掃描.txt"
     bad.write_text("這只是文字，唔係掃描。", encoding="utf-8")
     page.set_input_files("#files", [str(material(tmp_path)), str(bad)])  # several files at once
@@ -77,6 +76,10 @@ def test_archivist_uploads_watches_publishes_and_visitors_see_it(browser, live_s
         with staff.session() as db:
             scanned = db.get(Item, item_id)
             assert scanned.pages and scanned.pages[0].ocr_status == "done" and scanned.pages[0].text.strip()
+    page.fill("textarea[name=title]", "西關風物 <b>test</b>")  # metadata edit in the browser
+    page.click("#save-metadata")
+    page.wait_for_selector("#publish")
+    assert page.inner_text("#item-title").startswith("西關風物 <b>test</b>")
     page.click("#publish")
     page.wait_for_selector("#unpublish")
     assert page.inner_text("#item-state").strip() in ("published", "已發佈", "已发布")
