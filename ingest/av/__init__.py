@@ -203,6 +203,7 @@ def _derive(ctx: JobContext, item_id: int, src: Path, filename: str, done_roles:
     total = round(info.duration, 3)
     ctx.progress(0, total, f"transcoding {filename}")
     repo.settings.cache_dir.mkdir(parents=True, exist_ok=True)
+    _sweep_workdirs(repo.settings.cache_dir, repo.settings.job_stale_seconds)
     workdir = Path(tempfile.mkdtemp(prefix="av-", dir=repo.settings.cache_dir))
     try:
         derivatives = []
@@ -233,3 +234,16 @@ def _derive(ctx: JobContext, item_id: int, src: Path, filename: str, done_roles:
         ctx.progress(total, total, "done")
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _sweep_workdirs(cache_dir: Path, older_than: int) -> None:
+    """Remove work directories left by a worker that died mid-job (older than a stale job)."""
+    import time
+
+    limit = time.time() - max(older_than, 60) * 2
+    for d in cache_dir.glob("av-*"):
+        try:
+            if d.is_dir() and d.stat().st_mtime < limit:
+                shutil.rmtree(d, ignore_errors=True)
+        except OSError:
+            pass

@@ -112,3 +112,14 @@ def test_find_in_transcript_folds_scripts(client, av_site):
     assert client.get(f"/media/items/{item_id}/find?q=", headers={"Accept": "application/json"}).status_code == 400
     assert client.get(f"/media/items/{item_id}/find?q=" + "字" * 300).status_code == 400
     assert client.get("/media/items/424242/find?q=x").status_code == 404
+
+
+def test_item_page_has_player_transcript_and_captions(client, av_site):
+    files = av_site.files(av_site.video_id)
+    html = client.get(f"/items/{av_site.video_id}?t=2.5").get_data(as_text=True)
+    assert 'class="av-element"' in html and f'src="/media/{files["access"].id}"' in html
+    assert f'poster="/media/{files["poster"].id}"' in html
+    assert f'<track kind="captions" src="/media/{files["webvtt"].id}"' in html
+    assert 'data-start="2.5"' in html and html.count('class="av-seek av-line"') == 3
+    assert "我細個喺廣州西關長大。" in html and "player.js" in html
+    assert client.get(f"/items/{av_site.video_id}?t=abc").status_code == 400
