@@ -98,11 +98,11 @@ def main(argv: list[str] | None = None) -> int:
             if i % 2 == 0:
                 img, _ = render_text_page("\n".join(lines[i * 3:(i + 1) * 3]), width=900, font_size=40)
                 img.save(files / f"page{i}.png")
-                rows.append(f"page{i}.png,報紙 esfault{i},yes")
+                rows.append(f"page{i}.png,報紙 esfault 第{i}號,yes")
             else:
                 subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "sine=duration=2",
                                 str(files / f"rec{i}.wav")], check=True, timeout=60)
-                rows.append(f"rec{i}.wav,錄音 esfault{i},yes")
+                rows.append(f"rec{i}.wav,錄音 esfault 第{i}號,yes")
         (tmp / "batch.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
         workers = [subprocess.Popen([sys.executable, "-m", "web.cli", "worker", "--name", f"w{i}"], env=env, cwd=ROOT,
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
@@ -129,9 +129,10 @@ def main(argv: list[str] | None = None) -> int:
         jobs_done = q("select count(*) from job where state = 'done'")
         waiting = q("select count(*) from index_task")
         r = heritage(env, "search", "esfault", check=False)
-        clean = r.returncode != 0 and len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
+        clean = r.returncode != 0 and "Traceback" not in r.stderr
         print(f"during the outage: {jobs_done}/{len(ids)} jobs done anyway, {waiting} index changes kept in the "
-              f"outbox; `heritage search` exit {r.returncode}: {r.stderr.strip()[:160]}", flush=True)
+              f"outbox; `heritage search` exit {r.returncode}: {r.stderr.strip().splitlines()[-1][:160]!r} "
+              f"({len(r.stderr.strip().splitlines())} stderr lines)", flush=True)
 
         (es_cache() / f"node-{port}" / "pid").unlink(missing_ok=True)
         t0 = time.monotonic()
@@ -142,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
             time.sleep(0.5)
         caught_up = time.monotonic() - t0
         left = q("select count(*) from index_task")
-        r = heritage(env, "search", "esfault", "--json")
+        r = heritage(env, "search", "esfault", "--json", "--per-page", "100")
         import json
 
         found = json.loads(r.stdout)
