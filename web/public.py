@@ -47,6 +47,8 @@ RESTRICTIVE_RIGHTS = re.compile(
 )
 MAX_DB_INT = 2**63 - 1
 PER_PAGE = 24
+#: pages of OCR text shown at once on an item page (the rest: page links and the .txt download)
+TEXT_WINDOW = 10
 SEARCH_PER_PAGE = 20
 BROWSE_SORTS = {"title", "date", "new"}
 SEARCH_SORTS = ("relevance", "date", "title")
@@ -304,7 +306,7 @@ def item_page(item_id: int):
         except ValueError:
             raise InvalidInput(_("The parameter t must be a time in seconds, got “%(value)s”.",
                                  value=request.args["t"][:40]), field="t") from None
-    int_arg("page", 1, high=100_000)
+    page_n = int_arg("page", 0, high=100_000)
     q = (request.args.get("q") or "").strip()[:200]
     files = list(item.files)
     all_originals = [f for f in files if f.role == "original"]
@@ -312,7 +314,8 @@ def item_page(item_id: int):
     originals_withheld = bool(all_originals) and not originals
     extras = [f for f in files if f.role in ("pdf", "webvtt", "alto", "hocr") and f.page_id is None]
     is_av = item.type in ("Sound", "MovingImage")
-    pages = [p for p in item.pages] if not is_av else []
+    text_pages = [p for p in item.pages if p.text] if not is_av else []
+    pages, text_window = text_window_of(text_pages, page_n, q)
     segments = [s for s in item.segments if s.kind == "transcript"] if is_av else []
     chapters = [s for s in item.segments if s.kind == "chapter"] if is_av else []
     has_text = any(p.text for p in item.pages) or bool(item.segments)
@@ -324,10 +327,34 @@ def item_page(item_id: int):
     partials = {name: _template_exists(loader, f"item/_{name}.html") for name in ("viewer_image", "player_av")}
     return render_template(
         "item.html", item=item, q=q, pages=pages, segments=segments, chapters=chapters, is_av=is_av,
-        originals=originals, originals_withheld=originals_withheld, extras=extras, has_text=has_text, elements=elements, dc_labels=DC_LABELS,
-        citation=citation(item), stable_url=stable_url(item), highlight=highlight, partials=partials,
+        originals=originals, originals_withheld=originals_withheld, extras=extras, has_text=has_text,
+        elements=elements, dc_labels=DC_LABELS, text_window=text_window, citation=citation(item), stable_url=stable_url(item), highlight=highlight, partials=partials,
         thumb=thumbnails(db(), [item]).get(item.id),
     )
+
+
+def text_window_of(pages: list[Page], page_n: int, q: str) -> tuple[list[Page], dict[str, Any]]:
+    """The pages whose OCR text the item page shows: all of a short item; for a long one
+    ``TEXT_WINDOW`` pages from ``?page=``, or from the first page matching ``q``.
+
+    A 500-page newspaper volume would otherwise put megabytes of text on one page; the whole
+    text stays one click away (``/items/<id>/text``).
+    """
+    if len(pages) <= TEXT_WINDOW:
+        return pages, {"paged": False}
+    start = 0
+    if page_n:
+        start = next((i for i, p in enumerate(pages) if p.n >= page_n), max(0, len(pages) - TEXT_WINDOW))
+    elif q:
+        from search.analysis import find_matches
+
+        start = next((i for i, p in enumerate(pages) if find_matches(p.text, q)), 0)
+    start = max(0, min(start, len(pages) - TEXT_WINDOW))
+    shown = pages[start:start + TEXT_WINDOW]
+    prev_n = pages[max(0, start - TEXT_WINDOW)].n if start else None
+    next_n = pages[start + TEXT_WINDOW].n if start + TEXT_WINDOW < len(pages) else None
+    return shown, {"paged": True, "first": shown[0].n, "last": shown[-1].n, "total": len(pages),
+                   "prev": prev_n, "next": next_n}
 
 
 def _template_exists(env, name: str) -> bool:

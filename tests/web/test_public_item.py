@@ -50,3 +50,21 @@ def test_staff_of_the_institution_preview_a_draft_with_a_notice(client, site, re
     client.post("/admin/logout")
     _login(client, repo, "bea", "archivist", "elsewhere")
     assert client.get(f"/items/{site.draft}").status_code == 404
+
+
+def test_long_items_show_a_window_of_ocr_text(client, site, repo):
+    from repository.models import Item, Page
+
+    with repo.unit_of_work("test") as uow:
+        item = uow.session.get(Item, site.published)
+        for n in range(3, 31):
+            item.pages.append(Page(n=n, width=800, height=400, text=f"第{n}頁 內容" + ("西關" if n == 23 else ""),
+                                   ocr_status="done"))
+    html = client.get(f"/items/{site.published}?lang=en").get_data(as_text=True)
+    assert 'id="text-p1"' in html and 'id="text-p10"' in html and 'id="text-p11"' not in html
+    assert "Text of pages 1–10 (30 pages with text)" in html
+    assert f'href="/items/{site.published}?lang=en&amp;page=11#text-heading"' in html
+    deep = client.get(f"/items/{site.published}?page=25&lang=en").get_data(as_text=True)
+    assert 'id="text-p25"' in deep and 'id="text-p21"' in deep and 'id="text-p1"' not in deep  # clamped to the end
+    found = client.get(f"/items/{site.published}?q=西关&lang=en").get_data(as_text=True)
+    assert 'id="text-p23"' in found and "<mark>西關</mark>" in found
