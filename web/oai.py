@@ -90,7 +90,12 @@ def parse_date(value: str, name: str, *, upper: bool) -> tuple[datetime, str]:
         dt = datetime.strptime(value, fmt).replace(tzinfo=timezone.utc)
     except ValueError:
         raise OAIError("badArgument", f"{name} is not a valid date: {value!r}") from None
-    return (dt + step if upper else dt), gran
+    if upper:
+        try:
+            return dt + step, gran
+        except OverflowError:  # until=9999-12-31: the end of time
+            return datetime.max.replace(tzinfo=timezone.utc), gran
+    return dt, gran
 
 
 @dataclass

@@ -90,6 +90,8 @@ def test_from_until_by_day_and_second(live_server, harvest_data, repo, sample):
     today = utcnow().strftime("%Y-%m-%d")
     recent = list(sickle.ListIdentifiers(metadataPrefix="oai_dc", ignore_deleted=True, **{"from": today}))
     assert ids(recent) == harvest_data["published"] - {sample["pub1"]}
+    everything = list(sickle.ListIdentifiers(metadataPrefix="oai_dc", ignore_deleted=True, until="9999-12-31"))
+    assert ids(everything) == harvest_data["published"]
     with pytest.raises(oaierr.NoRecordsMatch):
         list(sickle.ListIdentifiers(metadataPrefix="oai_dc", until="2019-12-31T23:59:59Z"))
 
