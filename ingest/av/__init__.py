@@ -108,11 +108,9 @@ def _mime_of(info: MediaInfo, path: Path) -> str:
 def _save_transcript(uow: UnitOfWork, item: Item, path: Path, transcript: tx.Transcript, *,
                      replace: bool) -> int:
     """Store the transcript file, its WebVTT rendering and its segments on ``item``."""
-    kinds = {s.kind for s in transcript.segments}
-    if replace:
+    if replace:  # a new transcript or index replaces the old one completely (both kinds of segment)
         for seg in list(item.segments):
-            if seg.kind in kinds:
-                item.segments.remove(seg)
+            item.segments.remove(seg)
         roles = {"transcript", "webvtt"}
         for f in list(item.files):
             if f.role in roles:
