@@ -130,7 +130,7 @@ def _see_also(files: Iterable[File]) -> list[dict[str, Any]]:
             out.append({"id": _media_url(f), "type": "Dataset", "format": "text/vnd.hocr+html",
                         "profile": HOCR_PROFILE, "label": {"en": ["hOCR"]}})
         elif f.role == "alto":
-            out.append({"id": _media_url(f), "type": "Dataset", "format": "application/xml",
+            out.append({"id": _media_url(f), "type": "Dataset", "format": f.mime or "application/xml",
                         "profile": ALTO_PROFILE, "label": {"en": ["ALTO XML"]}})
     return out
 
@@ -217,6 +217,10 @@ def _add_pages(manifest: Manifest, item: Item, files: list[File]) -> None:
         see_also = _see_also(page_files)
         if see_also:
             canvas.seeAlso = see_also
+        texts = [f for f in page_files if f.role == "text"]
+        if texts:
+            canvas.rendering = [{"id": _media_url(f), "type": "Text", "format": "text/plain",
+                                 "label": PLAIN_TEXT} for f in texts]
         canvases.append(canvas)
     manifest.items = canvases
     first = next((p for p in item.pages if p.width and p.height), None)
