@@ -57,6 +57,8 @@ VERBS: dict[str, tuple[set[str], set[str]]] = {
 FORMATS = {"oai_dc": (OAI_DC_SCHEMA, OAI_DC_NS)}
 DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 SECOND = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
+#: characters XML 1.0 cannot carry (echoing them in <request> would break the response)
+NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 @bp.record_once
@@ -413,6 +415,8 @@ def parse_args() -> dict[str, str]:
         values = source.getlist(key)
         if len(values) > 1:
             raise OAIError("badArgument" if key != "verb" else "badVerb", f"the argument {key!r} is repeated")
+        if NOT_XML.search(key) or NOT_XML.search(values[0]):
+            raise OAIError("badArgument", "an argument contains characters that are not allowed in XML")
         args[key] = values[0]
     return args
 

@@ -209,3 +209,22 @@ def test_unpublish_and_delete_in_admin_show_as_deleted_records(app, client, samp
     r = client.get(f"/oai?verb=GetRecord&metadataPrefix=oai_dc&identifier={PREFIX}{sample['pub2']}")
     assert b'status="deleted"' in r.data and b"<metadata>" not in r.data
     assert client.get(f"/api/items/{sample['pub1']}").status_code == 404
+
+
+def test_odd_argument_values_never_break_the_response(client, harvest_data):
+    """Whatever a harvester sends, the answer is well-formed OAI-PMH XML with status 200."""
+    odd = ["", "\x00", "\x1b[31m", "'; drop table item; --", "9" * 40, "２０２０-01-01", "collection:", "institution:",
+           "oai:lingnan.heritage:", "oai:lingnan.heritage:-1", "oai:lingnan.heritage:１", "廣州", "a" * 5000]
+    verbs = ["GetRecord", "ListRecords", "ListIdentifiers", "ListMetadataFormats", "ListSets", "Identify"]
+    args = ["identifier", "metadataPrefix", "from", "until", "set", "resumptionToken"]
+    seen = set()
+    for verb in verbs:
+        for arg in args:
+            for value in odd:
+                params = {"verb": verb, "metadataPrefix": "oai_dc", arg: value}
+                r = client.get("/oai", query_string=params)
+                assert r.status_code == 200, params
+                root = etree.fromstring(r.data)
+                err = root.find(f"{OAI}error")
+                seen.add(err.get("code") if err is not None else "ok")
+    assert {"badArgument", "idDoesNotExist", "noRecordsMatch", "ok"} <= seen
