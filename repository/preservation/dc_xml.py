@@ -5,6 +5,7 @@ Built with lxml (a proper XML library) so escaping and namespaces are never hand
 """
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from lxml import etree
@@ -16,6 +17,15 @@ DC_NS = "http://purl.org/dc/elements/1.1/"
 XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
 XML_NS = "http://www.w3.org/XML/1998/namespace"
 OAI_DC_SCHEMA = "http://www.openarchives.org/OAI/2.0/oai_dc.xsd"
+
+#: characters XML 1.0 cannot carry; dropped rather than letting one odd value break a whole harvest
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def xml_text(value: str) -> str:
+    """``value`` without characters that XML 1.0 cannot represent."""
+    return _NOT_XML.sub("", value)
+
 
 #: our metadata elements that are not among the 15 DC elements, mapped to the closest one
 ELEMENT_MAP = {"place": "coverage"}
@@ -51,7 +61,7 @@ def oai_dc_element(item: Item, *, item_url: str | None = None) -> etree._Element
     root.set(f"{{{XSI_NS}}}schemaLocation", f"{OAI_DC_NS} {OAI_DC_SCHEMA}")
     for element, value, lang in dc_values(item, item_url=item_url):
         el = etree.SubElement(root, f"{{{DC_NS}}}{element}")
-        el.text = value
+        el.text = xml_text(value)
         if lang:
             el.set(f"{{{XML_NS}}}lang", lang)
     return root
