@@ -87,3 +87,9 @@ def test_search_within_a_collection(client, indexed):
     assert "Canton newspapers" in html  # the collection facet shows the collection's name, not its slug
     none = html_of(client.get("/search?q=廣州&collection=elsewhere&lang=en"))
     assert "0 results" in none
+
+
+def test_browse_by_facet_without_a_query(client, indexed):
+    html = html_of(client.get("/search?type=Sound&lang=en"))
+    assert "1 result" in html and f'data-item-id="{indexed.audio}"' in html
+    assert f'data-item-id="{indexed.draft}"' not in html
