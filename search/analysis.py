@@ -37,8 +37,11 @@ _JYUTPING_RUN = re.compile(r"[a-z]{1,6}[1-6]")
 
 _HAN_CLASS = "".join(f"{chr(lo)}-{chr(hi)}" for lo, hi in _HAN_RANGES)
 _HAN_RE = re.compile(f"[{_HAN_CLASS}]")
-#: a run of Han characters, or a word of other letters/digits (Latin, kana, Hangul …)
-_RUN = re.compile(f"([{_HAN_CLASS}]+)|([^\\W{_HAN_CLASS}]+)")
+#: a run of Han characters — spaces and line breaks between them don't break it (Chinese is written
+#: without spaces; OCR output puts them between characters and wraps lines mid-word) — or a word
+#: of other letters/digits (Latin, kana, Hangul …)
+_RUN = re.compile(f"([{_HAN_CLASS}](?:\\s*[{_HAN_CLASS}])*)|([^\\W{_HAN_CLASS}]+)")
+_SPACE = re.compile(r"\s+")
 
 
 def is_han(ch: str) -> bool:
@@ -102,13 +105,14 @@ def tokens(text: str, mode: str = "bigram", *, normalised: bool = False) -> list
     for m in _RUN.finditer(norm):
         i, j = m.span()
         if m.group(1) is not None:
-            if mode == "unigram" or j - i == 1:
-                for k in range(i, j):
+            idx = [k for k in range(i, j) if not norm[k].isspace()]
+            if mode == "unigram" or len(idx) == 1:
+                for k in idx:
                     out.append(Token(norm[k], pos, k, k + 1))
                     pos += 1
             else:
-                for k in range(i, j - 1):
-                    out.append(Token(norm[k:k + 2], pos, k, k + 2))
+                for a, b in zip(idx, idx[1:]):
+                    out.append(Token(norm[a] + norm[b], pos, a, b + 1))
                     pos += 1
         else:
             out.append(Token(norm[i:min(j, i + MAX_WORD)], pos, i, j))
@@ -123,6 +127,7 @@ def terms(text: str, mode: str = "bigram") -> list[str]:
     for m in _RUN.finditer(norm):
         run = m.group(1)
         if run is not None:
+            run = _SPACE.sub("", run)
             if mode == "unigram" or len(run) == 1:
                 out.extend(run)
             else:
@@ -248,7 +253,7 @@ def _part_pattern(part: str) -> re.Pattern | None:
         if k:
             prev = toks[k - 1]
             touching = prev.end == t.start and is_han(prev.text[-1]) and is_han(t.text[0])
-            pieces.append("" if touching else r"\W*")
+            pieces.append(r"\s*" if touching else r"\W*")
         if is_han(t.text[0]):
             pieces.append(re.escape(t.text))
         else:

@@ -141,6 +141,8 @@ def build(repo: Repository) -> Corpus:
         labour = item("labour", news, gz, "广州工人运动史", year_from=1950, year_to=1950, type="Text",
                       metadata_=dc(subject="工运", place="广州", language="zh-Hans"))
         labour.pages.append(Page(n=1, width=400, height=200, text="广州工人在一九五零年", words=line_words("广州工人在一九五零年")))
+        # OCR output with spaces between characters and a line break inside a word
+        labour.pages.append(Page(n=2, width=400, height=200, text="工 人 運\n動 會", words=line_words("工人運動會")))
         oral_item = item("oral", oral, hk, "深水埗街坊口述", year_from=1970, year_to=1979, type="Sound", duration=60.0,
                          metadata_=dc(place="深水埗", language="yue", creator="Lee Wai-man", subject="街坊"))
         oral_item.segments.append(Segment(start=0.0, end=4.5, text="我哋細個喺深水埗住", speaker="李"))

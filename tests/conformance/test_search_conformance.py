@@ -29,7 +29,8 @@ CHINESE = [
     ("嘅", set()),  # only in unpublished or trashed items
     ("𠮶", {"extb", "oral"}),  # OpenCC folds the variant 嗰 (in "oral") to 𠮶 as well
     ("𠮶間", {"extb"}),
-    ("州商", {"chamber"}),  # bigrams overlap: any two neighbours match
+    ("州商", {"chamber"}),
+    ("運動會", {"labour"}),  # OCR text "工 人 運\n動 會": spaces and line breaks don't split words  # bigrams overlap: any two neighbours match
     ("廣商", set()),  # not neighbours
     # English, case and full width
     ("canton", {"fair"}),

@@ -53,3 +53,10 @@ def test_highlight_escapes_everything_but_mark():
 def test_other_script_both_ways():
     assert analysis.other_script("廣州") == "广州"
     assert analysis.other_script("广州") == "廣州"
+
+
+def test_spaces_and_line_breaks_between_han_characters_do_not_split_words():
+    assert analysis.terms("廣 州\n商會") == ["广州", "州商", "商会"]
+    text = "錄\n廣\n州 商會"
+    assert [text[s:e] for s, e in analysis.find_matches(text, "广州商会")] == ["廣\n州 商會"]
+    assert analysis.terms("廣州，香港") == ["广州", "香港"]  # punctuation does
