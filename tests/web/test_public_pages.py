@@ -197,3 +197,18 @@ def test_exhibit_index_and_unpublished_exhibit_404(client, site):
 def test_exhibit_text_converted_for_simplified_readers(client, site):
     html = body(client.get(f"/exhibits/{site.exhibit}?lang=zh_Hans"))
     assert "<strong>粤港</strong>" in html and "报纸首页" in html
+
+
+def test_language_switch_links_drop_a_lang_parameter(client, site):
+    """?lang=en in the URL would beat the cookie, so the switcher's way back leaves it out."""
+    html = body(client.get(f"/items/{site.published}?lang=en&q=廣州"))
+    m = re.search(r'href="/lang/zh_Hans\?next=([^"]+)"', html)
+    assert m
+    from urllib.parse import unquote
+
+    target = unquote(m.group(1))
+    assert target.startswith(f"/items/{site.published}?") and "lang=" not in target and "q=" in target
+    r = client.get(f"/lang/zh_Hans?next={m.group(1)}")
+    assert r.status_code == 302
+    again = body(client.get(r.headers["Location"]))
+    assert '<html lang="zh-Hans">' in again
