@@ -87,6 +87,22 @@ def load_frame(path: Path, frame: int, max_pixels: int) -> Image.Image:
             raise InvalidInput(f"{path.name}: page {frame + 1} cannot be decoded: {exc}") from None
 
 
+def reusable_as_page(path: Path, max_pixels: int) -> str | None:
+    """The MIME type when the file itself can serve as the page derivative (a single-frame 8-bit
+    gray/RGB PNG or baseline JPEG, no colour profile, upright), else None. Reusing it avoids a
+    re-encode, and the content-addressed store keeps the bytes once for both roles."""
+    with opened(path, max_pixels) as img:
+        if img.format not in ("PNG", "JPEG") or getattr(img, "n_frames", 1) != 1 or img.mode not in ("L", "RGB"):
+            return None
+        if img.info.get("icc_profile") or img.info.get("transparency") is not None:
+            return None
+        if img.format == "JPEG" and img.getexif().get(0x0112, 1) != 1:  # EXIF orientation
+            return None
+        if img.width * img.height > JPEG_ABOVE_PIXELS and img.format == "PNG":
+            return None
+        return "image/png" if img.format == "PNG" else "image/jpeg"
+
+
 def to_8bit(img: Image.Image) -> Image.Image:
     """Normalise any mode to 'L' (gray) or 'RGB' in sRGB: 16-bit gray is scaled (not clipped),
     CMYK and images with an ICC profile are converted through LittleCMS, alpha is flattened on white."""

@@ -62,7 +62,11 @@ def process_page(spec: dict[str, Any], source: dict[str, Any], src_path: Path, w
             dpi_info = img.info.get("dpi")
             dpi = int(dpi_info[0]) if dpi_info and 70 <= float(dpi_info[0]) <= 2400 else None
         stem = workdir / f"p{n:05d}"
-        page_path, page_mime = images.save_page_image(img, stem)
+        reuse = images.reusable_as_page(src_path, max_pixels) if source["kind"] == "image" else None
+        if reuse:
+            page_path, page_mime = src_path, reuse
+        else:
+            page_path, page_mime = images.save_page_image(img, stem)
         thumb = images.save_thumbnail(img, stem.with_suffix(".thumb.jpg"))
         res = PageResult(n=n, width=img.width, height=img.height)
         res.files += [(page_path, "page_image", page_mime, {"width": img.width, "height": img.height}),
@@ -79,7 +83,7 @@ def process_page(spec: dict[str, Any], source: dict[str, Any], src_path: Path, w
             hocr.write_bytes(read.hocr or b"")
             res.files.append((hocr, "hocr", "text/vnd.hocr+html", {}))
         alto = stem.with_suffix(".alto.xml")
-        alto.write_bytes(ocr.to_alto(res.words, img.width, img.height, image_name=page_path.name))
+        alto.write_bytes(ocr.to_alto(res.words, img.width, img.height, image_name=f"page-{n}"))
         txt = stem.with_suffix(".txt")
         txt.write_text(res.text, encoding="utf-8")
         res.files += [(alto, "alto", "application/alto+xml", {}), (txt, "text", "text/plain; charset=utf-8", {})]
@@ -165,7 +169,8 @@ def _commit_page(ctx: JobContext, res: PageResult) -> None:
             page.error = res.error
             s.flush()
             for path, role, mime, extra in res.files:
-                uow.add_file(item, path, role=role, mime=mime, filename=f"page-{res.n}{''.join(path.suffixes)}",
+                suffix = "".join(path.suffixes) or {"image/png": ".png", "image/jpeg": ".jpg"}.get(mime, "")
+                uow.add_file(item, path, role=role, mime=mime, filename=f"page-{res.n}{suffix}",
                              page_id=page.id, **extra)
             if res.error:
                 uow.event("creation", item=item, outcome="failure", detail={"page": res.n, "error": res.error})
