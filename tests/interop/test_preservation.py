@@ -318,3 +318,19 @@ def test_import_into_a_repository_without_the_collection_says_what_to_do(sample,
         assert objects_of(bare, result.item_id, "original") == objects_of(repo, sample["pub1"], "original")
     finally:
         bare.db.dispose()
+
+
+def test_scan_bag_without_derivatives_is_rederived_by_the_scan_pipeline(cli, build, repo, tmp_path):
+    """Originals only in the bag: import-bag --wait runs the real scan pipeline (Tesseract) again."""
+    build.collection("scans", "掃描")
+    item_id = build.item("廣州報紙", collection="scans", pages=["廣州城"])
+    assert cli("export-bag", item_id, tmp_path / "bag-scan").code == 0
+    r = cli("import-bag", tmp_path / "bag-scan", "--wait")
+    assert r.code == 0, r
+    new_id = int(r.out.strip().splitlines()[-1])
+    assert objects_of(repo, new_id, "original") == objects_of(repo, item_id, "original")
+    with repo.session() as s:
+        new = s.get(Item, new_id)
+        assert new.state == "published" and new.error is None and len(new.pages) == 1
+        assert {"original", "page_image", "hocr"} <= {f.role for f in new.files}
+        assert new.pages[0].ocr_status == "done"
