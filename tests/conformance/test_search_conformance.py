@@ -11,7 +11,6 @@ from config import InvalidInput
 from search.service import search
 from tests.conformance.corpus import ADMIN, ANON, staff_of
 
-pytestmark = pytest.mark.xdist_group("search-conformance")
 
 CHINESE = [
     # traditional query finds simplified text and the other way round

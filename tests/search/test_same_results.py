@@ -7,7 +7,7 @@ from search.service import search
 from tests.conformance.corpus import ADMIN, ANON, staff_of
 from tests.conformance.test_search_conformance import CHINESE, OPERATORS, VISIBILITY
 
-pytestmark = [pytest.mark.elasticsearch, pytest.mark.xdist_group("search-same")]
+pytestmark = pytest.mark.elasticsearch
 
 
 def _summary(corpus, q, viewer, **kw):
