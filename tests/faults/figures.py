@@ -3,8 +3,15 @@
 Tests call the ``record_figure(name, value)`` fixture; the figure travels on the test report's
 ``user_properties`` (so it also reaches the controller under pytest-xdist) and
 :class:`FiguresPlugin` prints every figure in one table in the terminal summary.
+
+Under ``pytest -n 2 tests`` the xdist controller does not load conftest files below
+``tests/`` (pytest loads only ``tests/test*/conftest.py`` up front), so it cannot print the
+table; then each xdist worker prints the table of the figures it recorded to the terminal's
+stderr when its session ends (the controller tells workers when it prints the table itself).
 """
 from __future__ import annotations
+
+import sys
 
 import pytest
 
@@ -30,20 +37,43 @@ class FiguresPlugin:
                 name, figure = value
                 self.rows.append((name, figure, report.outcome))
 
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node) -> None:  # xdist controller: "I print the table"
+        node.workerinput["heritage_figures_on_controller"] = True
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session) -> None:
+        workerinput = getattr(session.config, "workerinput", None)
+        if workerinput is None or workerinput.get("heritage_figures_on_controller"):
+            return
+        lines = self.table()
+        if lines:
+            out = sys.__stderr__
+            out.write(f"\n==== Lingnan Heritage fault suite / scale-out figures (xdist {workerinput.get('workerid')}) ====\n")
+            out.write("\n".join(lines) + "\n")
+            out.flush()
+
+    def table(self) -> list[str]:
+        rows = list(self.rows)
+        for name, c in sorted(self.counts.items()):
+            total = sum(c.values())
+            rows.append((name, f"{total} cases: {c['passed']} passed, {c['failed']} failed, "
+                               f"{c['skipped']} skipped", "passed"))
+        if not rows:
+            return []
+        width = min(70, max(len(r[0]) for r in rows))
+        return [f"{name[:width]:<{width}}  {figure}{'' if outcome == 'passed' else f'  [{outcome.upper()}]'}"
+                for name, figure, outcome in sorted(rows)]
+
     @pytest.hookimpl(trylast=True)
     def pytest_terminal_summary(self, terminalreporter) -> None:
-        if not self.rows and not self.counts:
+        lines = self.table()
+        if not lines:
             return
         tr = terminalreporter
         tr.section("Lingnan Heritage fault suite / scale-out figures")
-        for name, c in sorted(self.counts.items()):
-            total = sum(c.values())
-            self.rows.append((name, f"{total} cases: {c['passed']} passed, {c['failed']} failed, "
-                                    f"{c['skipped']} skipped", "passed"))
-        width = min(70, max(len(r[0]) for r in self.rows))
-        for name, figure, outcome in sorted(self.rows):
-            mark = "" if outcome == "passed" else f"  [{outcome.upper()}]"
-            tr.write_line(f"{name[:width]:<{width}}  {figure}{mark}")
+        for line in lines:
+            tr.write_line(line)
 
 
 def register(config) -> None:
