@@ -71,27 +71,41 @@ def _present(value: str, lang: str | None, reader: str) -> Shown:
 def dc_values(metadata: Mapping[str, Any] | None, element: str, reader: str) -> list[Shown]:
     """The values of Dublin Core ``element`` to show to a reader of script ``reader``.
 
-    When the element has values tagged in several languages (parallel titles), only those in the
-    best available language are shown; untagged values and values of elements that are not
-    language-tagged (dates, identifiers) are always shown. Chinese values in the other script are
-    converted with OpenCC.
+    Chinese readers see every Chinese value, converted with OpenCC to their script where it is in
+    the other one, and duplicates that only differed by script once; English values are shown to
+    them only when there is no Chinese value. English readers see the English values when there
+    are any, else the Chinese values as written. Untagged values (dates, identifiers) are always
+    shown.
     """
     vals = [v for v in (metadata or {}).get(element, []) if isinstance(v, dict) and v.get("value")]
     if not vals:
         return []
-    langs = {v.get("lang") for v in vals if v.get("lang")}
-    chosen_lang = next((lang for lang in preference(reader) if lang in langs), None)
+    langs = {v.get("lang") for v in vals}
+    has_chinese = bool(langs & set(CHINESE))
+    if reader in CHINESE:
+        hidden = {"en"} if has_chinese else set()
+    else:
+        hidden = set(CHINESE) if "en" in langs else set()
     out: list[Shown] = []
+    seen: set[str] = set()
     for v in vals:
-        lang = v.get("lang")
-        if lang and chosen_lang and lang != chosen_lang:
+        if v.get("lang") in hidden:
             continue
-        out.append(_present(str(v["value"]), lang, reader))
+        shown = _present(str(v["value"]), v.get("lang"), reader)
+        if shown.value in seen:
+            continue
+        seen.add(shown.value)
+        out.append(shown)
     return out
 
 
 def dc_first(metadata: Mapping[str, Any] | None, element: str, reader: str) -> Shown | None:
-    """The first value :func:`dc_values` would show, or ``None``."""
+    """One value for a heading: the first written in the reader's own script, else the first
+    :func:`dc_values` would show, or ``None``."""
+    own = next((v for v in (metadata or {}).get(element, [])
+                if isinstance(v, dict) and v.get("value") and v.get("lang") == reader), None)
+    if own is not None:
+        return Shown(str(own["value"]), reader)
     vals = dc_values(metadata, element, reader)
     return vals[0] if vals else None
 
