@@ -244,3 +244,23 @@ def test_speech_material_is_cantonese_espeak(media):
     info = transcode.probe(wav)
     assert info.audio is not None and info.duration > len(SENTENCES)
     assert starts[0] == 0 and starts == sorted(starts)
+
+
+def test_attach_to_a_non_recording_is_refused(cli, repo, oral, tmp_path):
+    from repository import catalog
+
+    with repo.unit_of_work("test") as uow:
+        item = Item(collection=catalog.collection(uow.session, oral), title="族譜", type="Text", state="draft")
+        uow.session.add(item)
+        uow.session.flush()
+        item_id = item.id
+    vtt = tmp_path / "a.vtt"
+    vtt.write_text("WEBVTT\n\n00:00.000 --> 00:01.000\n嘅\n", encoding="utf-8")
+    r = cli("transcript", "attach", item_id, vtt)
+    assert r.code == 1 and "not a recording" in r.err
+
+
+def test_plain_text_is_not_media(tmp_path):
+    p = tmp_path / "notes.txt"
+    p.write_text("00:00:01 呢個係索引，唔係錄音。\n", encoding="utf-8")
+    assert av.is_media(p) is False

@@ -123,3 +123,20 @@ def test_item_page_has_player_transcript_and_captions(client, av_site):
     assert 'data-start="2.5"' in html and html.count('class="av-seek av-line"') == 3
     assert "我細個喺廣州西關長大。" in html and "player.js" in html
     assert client.get(f"/items/{av_site.video_id}?t=abc").status_code == 400
+
+
+def test_stored_html_is_sandboxed(repo, ingest_one, media, tmp_path):
+    """hOCR and other stored markup must never run as this site's page."""
+    from web.app import create_app
+
+    item_id = ingest_one(media.make("wav", 1.0))
+    page = tmp_path / "ocr.hocr"
+    page.write_text("<html><body><script>alert(1)</script>嘅</body></html>", encoding="utf-8")
+    with repo.unit_of_work("test") as uow:
+        f = uow.add_file(uow.session.get(Item, item_id), page, role="hocr", mime="text/html", filename="ocr.hocr")
+        uow.session.flush()
+        fid = f.id
+    r = create_app(repo.settings, repo).test_client().get(f"/media/{fid}")
+    assert r.status_code == 200 and r.mimetype == "text/html"
+    assert r.headers["Content-Security-Policy"].startswith("sandbox")
+    assert r.headers["X-Content-Type-Options"] == "nosniff"
