@@ -212,3 +212,23 @@ def test_language_switch_links_drop_a_lang_parameter(client, site):
     assert r.status_code == 302
     again = body(client.get(r.headers["Location"]))
     assert '<html lang="zh-Hans">' in again
+
+
+@pytest.mark.parametrize("source", [
+    "<script>alert(1)</script>",
+    '<img src=x onerror="alert(1)">',
+    "[x](javascript:alert(1))",
+    '<a href="javascript:alert(1)">x</a>',
+    "<iframe src=https://evil.example></iframe>",
+    '<div style="background:url(javascript:alert(1))">x</div>',
+    "![x](data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==)",
+    "<svg><script>alert(1)</script></svg>",
+    '<a href="https://ok.example" onclick="alert(1)">ok</a>',
+    "<<script>script>alert(1)<</script>/script>",
+])
+def test_exhibition_markdown_sanitiser_neutralises(source):
+    from web.public import sanitise_markdown
+
+    html = str(sanitise_markdown(source)).lower()
+    assert "<script" not in html and "javascript:" not in html and "onerror" not in html
+    assert "onclick" not in html and "<iframe" not in html and "style=" not in html and "data:" not in html
