@@ -123,3 +123,19 @@ def test_unpublished_is_404_everywhere(builder, client):
         assert "秘密" not in r.get_data(as_text=True)
     assert client.get("/iiif/manifest/999999").status_code == 404
     assert client.get("/iiif/manifest/abc").status_code == 404
+
+
+def test_manifest_cache_follows_changes(builder, client, repo):
+    im, words = text_page(["一"])
+    built = builder.item([(im, words, "一")], title="舊名")
+    assert client.get(f"/iiif/manifest/{built.item_id}").get_json()["label"]["zh-Hant"] == ["舊名"]
+    from repository.models import Item
+
+    with repo.unit_of_work("test") as uow:
+        item = uow.session.get(Item, built.item_id)
+        item.metadata_ = {**item.metadata_, "title": [{"value": "新名", "lang": "zh-Hant"}]}
+        item.title = "新名"
+    assert client.get(f"/iiif/manifest/{built.item_id}").get_json()["label"]["zh-Hant"] == ["新名"]
+    with repo.unit_of_work("test") as uow:
+        uow.session.get(Item, built.item_id).state = "draft"
+    assert client.get(f"/iiif/manifest/{built.item_id}").status_code == 404

@@ -16,10 +16,12 @@ from typing import Any
 
 from flask import g, request
 from flask import json as fjson
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from config import InvalidInput
 from repository.access import require_view
-from repository.models import Item
+from repository.models import Item, Page
 from web.iiif.blueprint import base_url, bp, repo
 from web.iiif.presentation import AV_TYPES, json_response, manifest_url
 
@@ -96,8 +98,9 @@ def page_hits(words: list[dict[str, Any]], query: str) -> list[tuple[str, str, s
     return out
 
 
-def item_hits(item: Item, query: str) -> list[Hit]:
-    """Every hit of ``query`` in ``item``'s OCR words and transcript, in reading order."""
+def item_hits(session: Session, item: Item, query: str) -> list[Hit]:
+    """Every hit of ``query`` in ``item``'s OCR words and transcript, in reading order (at most
+    :data:`MAX_HITS`). Word boxes are loaded only for pages whose text matches."""
     mid = manifest_url(item.id)
     hits: list[Hit] = []
     if item.type in AV_TYPES:
@@ -107,11 +110,19 @@ def item_hits(item: Item, query: str) -> list[Hit]:
             for s, e in find_matches(seg.text, query):
                 hits.append(Hit(f"{mid}/canvas/1", seg.text[s:e], seg.text[max(0, s - CONTEXT_CHARS):s],
                                 seg.text[e:e + CONTEXT_CHARS], [f"t={seg.start:g},{seg.end:g}"]))
-    else:
-        for page in item.pages:
-            for match, before, after, boxes in page_hits(page.words or [], query):
-                hits.append(Hit(f"{mid}/canvas/{page.n}", match, before, after,
-                                [f"xywh={x},{y},{w},{h}" for x, y, w, h in boxes]))
+        return hits[:MAX_HITS]
+    pages = session.execute(select(Page.id, Page.n, Page.text).where(Page.item_id == item.id)
+                            .order_by(Page.n)).all()
+    for page_id, n, text in pages:
+        # a match in the words needs a match in the page text (the words joined); skip the rest
+        if text and not find_matches(text, query):
+            continue
+        words = session.scalar(select(Page.words).where(Page.id == page_id)) or []
+        for match, before, after, boxes in page_hits(words, query):
+            hits.append(Hit(f"{mid}/canvas/{n}", match, before, after,
+                            [f"xywh={x},{y},{w},{h}" for x, y, w, h in boxes]))
+        if len(hits) >= MAX_HITS:
+            break
     return hits[:MAX_HITS]
 
 
@@ -128,10 +139,10 @@ def _ignored() -> list[str]:
     return [p for p in ("motivation", "date", "user") if p in request.args]
 
 
-def search_v1(item: Item, q: str) -> dict[str, Any]:
+def search_v1(session: Session, item: Item, q: str) -> dict[str, Any]:
     """A Content Search 1.0 AnnotationList with hits."""
     resources, hit_docs = [], []
-    for n, hit in enumerate(item_hits(item, q)):
+    for n, hit in enumerate(item_hits(session, item, q)):
         ids = []
         for k, target in enumerate(hit.targets):
             aid = f"{base_url()}/iiif/search/{item.id}/anno/{n}-{k}"
@@ -149,11 +160,11 @@ def search_v1(item: Item, q: str) -> dict[str, Any]:
             "resources": resources, "hits": hit_docs}
 
 
-def search_v2(item: Item, q: str) -> dict[str, Any]:
+def search_v2(session: Session, item: Item, q: str) -> dict[str, Any]:
     """A Content Search 2.0 AnnotationPage: highlighting annotations + contextualizing hits."""
     mid = manifest_url(item.id)
     items, context = [], []
-    for n, hit in enumerate(item_hits(item, q)):
+    for n, hit in enumerate(item_hits(session, item, q)):
         for k, target in enumerate(hit.targets):
             aid = f"{base_url()}/iiif/search/{item.id}/2/anno/{n}-{k}"
             items.append({
@@ -183,7 +194,7 @@ def _answer(item_id: int, version: int):
     q = _query()
     with repo().session() as s:
         item = require_view(s.get(Item, item_id), g.viewer)
-        doc = search_v2(item, q) if version == 2 else search_v1(item, q)
+        doc = search_v2(s, item, q) if version == 2 else search_v1(s, item, q)
         return json_response(fjson.dumps(doc, ensure_ascii=False), public=item.is_public,
                              context=CONTEXT_2 if version == 2 else CONTEXT_1)
 

@@ -29,6 +29,7 @@ from iiif_prezi3 import (
     Range,
 )
 from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 
 from config import NotFound
 from repository.access import require_view, visible_filter
@@ -333,12 +334,38 @@ def json_response(doc: str, *, public: bool, context: str = PRESENTATION_CONTEXT
     return resp.make_conditional(request)
 
 
+#: Built manifests by fingerprint (iiif-prezi3 validation makes building a 300-page manifest take
+#: a second or more). The fingerprint changes whenever anything shown in the manifest may have.
+_MANIFESTS: dict[tuple, str] = {}
+MANIFEST_CACHE_SIZE = 64
+
+
+def _fingerprint(item: Item) -> tuple:
+    coll, inst = item.collection, item.institution or item.collection.institution
+    return (item.id, item.updated_at, item.state, item.title, item.type, item.duration,
+            tuple((p.id, p.n, p.width, p.height, p.label, p.image_id) for p in item.pages),
+            tuple((f.id, f.role, f.mime, f.page_id, f.duration, f.width, f.height) for f in item.files),
+            tuple((x.id, x.kind, x.start, x.end, x.text, x.title, x.synopsis) for x in item.segments),
+            coll.slug, coll.title, repr(coll.labels), coll.description,
+            inst.name if inst else None, repr(inst.labels) if inst else None,
+            repr(item.metadata_), base_url(), repo().settings.institution_name)
+
+
 @bp.get("/manifest/<int:item_id>")
 def manifest(item_id: int):
     """The Presentation 3.0 manifest of a visible item."""
     with repo().session() as s:
-        item = require_view(s.get(Item, item_id), g.viewer)
-        doc = build_manifest(item).jsonld()
+        # OCR words and text are not part of a manifest; loading them would dominate big items
+        options = [selectinload(Item.pages).defer(Page.words).defer(Page.text),
+                   selectinload(Item.files), selectinload(Item.segments)]
+        item = require_view(s.get(Item, item_id, options=options), g.viewer)
+        key = _fingerprint(item)
+        doc = _MANIFESTS.get(key)
+        if doc is None:
+            doc = build_manifest(item).jsonld()
+            _MANIFESTS[key] = doc
+            while len(_MANIFESTS) > MANIFEST_CACHE_SIZE:
+                _MANIFESTS.pop(next(iter(_MANIFESTS)))
         return json_response(doc, public=item.is_public)
 
 
