@@ -96,3 +96,11 @@ def test_bad_queries_are_400(paper, client):
         assert r.get_json()["error"]
     none = client.get(f"/iiif/search/{paper.item_id}?q=不存在的詞").get_json()
     assert none["hits"] == [] and none["resources"] == []
+
+
+def test_phrase_across_a_line_break(builder, client):
+    im, words = text_page(["我哋去廣", "州飲茶"])
+    built = builder.item([(im, words, "我哋去廣\n州飲茶")])
+    doc = client.get(f"/iiif/search/{built.item_id}?q=广州").get_json()
+    check_v1(doc)
+    assert len(doc["hits"]) == 1 and len(doc["resources"]) == 2  # one hit, one box on each line

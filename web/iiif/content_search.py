@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from flask_babel import gettext as _
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +31,8 @@ CONTEXT_2 = "http://iiif.io/api/search/2/context.json"
 MAX_QUERY = 200
 MAX_HITS = 1000
 CONTEXT_CHARS = 20
+#: whitespace between two non-ASCII characters (a line break inside Chinese text is no word break)
+_HAN_GAP = re.compile(r"(?<=[^\x00-\x7f])\s+(?=[^\x00-\x7f])")
 
 
 def find_matches(text: str, query: str) -> list[tuple[int, int]]:
@@ -115,7 +118,7 @@ def item_hits(session: Session, item: Item, query: str) -> list[Hit]:
                             .order_by(Page.n)).all()
     for page_id, n, text in pages:
         # a match in the words needs a match in the page text (the words joined); skip the rest
-        if text and not find_matches(text, query):
+        if text and not find_matches(_HAN_GAP.sub("", text), query):
             continue
         words = session.scalar(select(Page.words).where(Page.id == page_id)) or []
         for match, before, after, boxes in page_hits(words, query):
