@@ -104,9 +104,12 @@ def int_arg(name: str, default: int, *, low: int = 1, high: int = 10_000) -> int
 def visible_item(item_id: int) -> Item:
     """The item if ``g.viewer`` may see it on the public site, else :class:`NotFound`."""
     item = db().get(Item, item_id) if 0 < item_id <= MAX_DB_INT else None
-    item = require_view(item, g.viewer)
+    try:
+        item = require_view(item, g.viewer)
+    except NotFound:
+        raise NotFound(_("There is no such item, or it is not public.")) from None
     if item.deleted_at is not None and not g.viewer.is_staff:
-        raise NotFound("no such item")
+        raise NotFound(_("There is no such item, or it is not public."))
     return item
 
 
