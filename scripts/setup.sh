@@ -30,5 +30,5 @@ if [ -f web/viewer/package.json ]; then
   (cd web/viewer && npm install --no-audit --no-fund --loglevel=error)
 fi
 if ls web/translations/*/LC_MESSAGES/messages.po >/dev/null 2>&1; then
-  pybabel compile -q -d web/translations
+  pybabel compile -d web/translations >/dev/null
 fi
