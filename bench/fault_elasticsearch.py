@@ -147,6 +147,13 @@ def main(argv: list[str] | None = None) -> int:
         import json
 
         found = json.loads(r.stdout)
+        import requests
+
+        diag = {name: requests.get(f"{url}/{path}", timeout=30).text.strip()
+                for name, path in (("indices", "_cat/indices?h=index,docs.count,health"),
+                                   ("aliases", "_cat/aliases?h=alias,index"))}
+        print(f"after the restart: indices {diag['indices']!r}; aliases {diag['aliases']!r}; "
+              f"search stderr {r.stderr.strip()[-200:]!r}", flush=True)
         got = sorted(int(str(x["id"]).rsplit("/", 1)[-1]) for x in found["results"])
         published = q("select count(*) from item where state = 'published'")
         ok = (left == 0 and got == sorted(ids) and found["total"] == len(ids) and jobs_done == len(ids)
