@@ -68,6 +68,7 @@ class BatchPlan:
 
     encoding: str
     files_dir: Path
+    agent: str = "cli"
     header_problems: list[str] = field(default_factory=list)
     rows: list[RowReport] = field(default_factory=list)
     _work: dict[int, tuple[list[Path], Any]] = field(default_factory=dict, repr=False)
@@ -206,7 +207,7 @@ def plan(repo: Repository, csv_data: bytes, files_dir: Path, *, default_collecti
     files_dir = Path(files_dir)
     if not files_dir.is_dir():
         raise InvalidInput(f"{files_dir}: the folder of files does not exist", field="files")
-    result = BatchPlan(encoding=encoding, files_dir=files_dir)
+    result = BatchPlan(encoding=encoding, files_dir=files_dir, agent=agent)
     try:
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
     except csv.Error:
@@ -327,10 +328,15 @@ def plan(repo: Repository, csv_data: bytes, files_dir: Path, *, default_collecti
                 row.problems.append(str(exc))
                 md, title = {}, None
             if row.ok and paths:
-                result._work[row.line] = (paths, intake.IngestOptions(
+                options = intake.IngestOptions(
                     collection=coll, title=title, lang=lang, vertical=vertical, transcript=transcript,
-                    publish=bool(publish), metadata=md,
-                    agent=agent, institution=institution))
+                    publish=bool(publish), metadata=md, agent=agent, institution=institution,
+                    settings=repo.settings)
+                problem = _trial(repo, paths, options)
+                if problem:
+                    row.problems.append(problem.replace(str(files_dir) + "/", ""))
+                else:
+                    result._work[row.line] = (paths, options)
     except csv.Error as exc:
         result.header_problems.append(f"the CSV cannot be read after line {reader.line_num}: {exc}")
     if not result.rows and not result.header_problems:
@@ -342,13 +348,14 @@ def plan(repo: Repository, csv_data: bytes, files_dir: Path, *, default_collecti
 @dataclass
 class BatchResult:
     created: list[tuple[int, int, int]] = field(default_factory=list)  # (line, item id, job id)
-    failed: list[tuple[int, str]] = field(default_factory=list)  # (line, why)
     skipped: list[int] = field(default_factory=list)  # lines with problems, not ingested
 
 
 def run(repo: Repository, batch: BatchPlan, *, only_good: bool = False,
         on_item: Callable[[int, int, int], None] | None = None) -> BatchResult:
-    """Ingest the plan's rows (one item each). Refused when a row is bad, unless ``only_good``."""
+    """Ingest the plan's rows (one item each) in ONE unit of work: all good rows or nothing.
+
+    Refused when a row is bad, unless ``only_good``."""
     from ingest import intake
 
     if batch.header_problems:
@@ -360,17 +367,64 @@ def run(repo: Repository, batch: BatchPlan, *, only_good: bool = False,
         raise InvalidInput(f"{len(batch.bad)} of {len(batch.rows)} rows have problems (lines {lines}); nothing was "
                            f"ingested. Fix them, or choose to ingest only the good rows")
     result = BatchResult(skipped=[r.line for r in batch.bad])
-    for row in batch.good:
-        paths, options = batch._work[row.line]
-        try:
-            item_id, job_id = intake.create_item(repo, paths, options)
-        except HeritageError as exc:  # e.g. a file changed since the dry run
-            result.failed.append((row.line, str(exc)))
-            continue
-        result.created.append((row.line, item_id, job_id))
-        if on_item:
-            on_item(row.line, item_id, job_id)
+    with repo.unit_of_work(batch.agent) as uow:  # all rows or none
+        for row in batch.good:
+            paths, options = batch._work[row.line]
+            try:
+                item_id, job_id = _make_item(uow, paths, options)
+            except HeritageError as exc:  # e.g. a file changed since the dry run
+                raise InvalidInput(f"line {row.line}: {exc}; nothing was ingested") from None
+            result.created.append((row.line, item_id, job_id))
+    if on_item:
+        for line, item_id, job_id in result.created:
+            on_item(line, item_id, job_id)
     return result
+
+
+class _TrialDone(Exception):
+    """Raised to roll a trial ingest back (its stored bytes are removed by the unit of work)."""
+
+
+def _trial(repo: Repository, paths: list[Path], options: Any) -> str | None:
+    """Run the row through the real pipeline's validation (decode every image frame, open every
+    PDF page, probe the recording, parse the transcript) in a unit of work that is always rolled
+    back; returns the problem, or None."""
+    try:
+        with repo.unit_of_work(options.agent) as uow:
+            _make_item(uow, paths, options)
+            raise _TrialDone
+    except _TrialDone:
+        return None
+    except HeritageError as exc:
+        return str(exc)
+
+
+def _make_item(uow: Any, files: list[Path], options: Any) -> tuple[int, int]:
+    """One item from ``files`` inside the caller's unit of work. Mirrors
+    :func:`ingest.intake.create_item`, which opens its own unit of work: a batch needs one shared
+    transaction so that it is ingested entirely or not at all."""
+    from repository.models import Item, ItemState
+
+    from ingest import intake
+
+    kinds = {intake.sniff(f) for f in files}
+    if intake.MEDIA_KIND in kinds and len(files) > 1:
+        raise InvalidInput("a recording is ingested as one file per item; give the files separately")
+    kind = "pdf" if kinds == {"pdf"} else ("image" if kinds <= set(intake.SCAN_KINDS) else intake.MEDIA_KIND)
+    title = catalog.check_text(options.title or files[0].stem, "title", 1000)
+    metadata = dublin_core.normalise({"title": title, **options.metadata})
+    coll = catalog.collection(uow.session, options.collection)
+    inst = catalog.institution(uow.session, options.institution) if options.institution else coll.institution
+    years = dublin_core.year_range(dublin_core.values(metadata, "date"))
+    item = Item(collection=coll, institution=inst, title=title, metadata_=metadata,
+                state=ItemState.PROCESSING.value, year_from=years[0], year_to=years[1], type="Text",
+                ocr_languages=options.lang or coll.ocr_languages, vertical=options.vertical,
+                publish_when_ready=options.publish)
+    uow.session.add(item)
+    uow.session.flush()
+    job = intake._pipeline(kind)(uow, item, files, options)
+    uow.event("ingestion", item=item, detail={"files": [f.name for f in files], "job": job.id, "batch": True})
+    return item.id, job.id
 
 
 # ---- zip files --------------------------------------------------------------------------------

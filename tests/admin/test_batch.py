@@ -177,3 +177,21 @@ def test_web_batch_bad_csv_message_beside_field(as_staff, staff):
                                             "archive": (io.BytesIO(b"not a zip"), "f.zip")},
                       content_type="multipart/form-data")
     assert r.status_code == 400 and 'id="archive-err"' in r.get_data(as_text=True)
+
+
+def test_dry_run_uses_the_real_pipeline_checks_and_stores_nothing(cli, staff, tmp_path, wav_bytes):
+    """A PNG that passes the magic-byte sniff but is truncated is found in the dry run (the scan
+    pipeline decodes it), and the good row beside it is not ingested either."""
+    from tests.admin.conftest import render_scan
+
+    png = render_scan(tmp_path / "whole.png").read_bytes()
+    files = _folder(tmp_path, {"好.wav": wav_bytes, "truncated.png": png[: len(png) // 2]})
+    csv_path = tmp_path / "rows.csv"
+    csv_path.write_text("file,title,collection\n好.wav,好,gz-docs\ntruncated.png,壞,gz-docs\n", encoding="utf-8")
+    objects_before = sorted(p.name for p in staff.settings.objects_dir.rglob("*") if p.is_file())
+    before = _counts(staff)
+    r = cli("import-csv", csv_path, "--files", files)
+    assert r.code == 1 and r.out.strip() == ""
+    assert "line 3: " in r.err and "truncated.png" in r.err and "line 2: ok" in r.err
+    assert _counts(staff) == before
+    assert sorted(p.name for p in staff.settings.objects_dir.rglob("*") if p.is_file()) == objects_before

@@ -116,9 +116,6 @@ def batch_run(token: str):
         return render_template("admin/batch.html", form=_form(), plan=plan, token=token, run=form), 400
     shutil.rmtree(work, ignore_errors=True)
     session["batches"] = [t for t in session.get("batches", []) if t != token]
-    flash(_("%(n)s items created; %(s)s rows skipped; %(f)s failed.", n=len(result.created),
-            s=len(result.skipped), f=len(result.failed)))
-    for line, why in result.failed:
-        flash(_("Line %(line)s: %(why)s", line=line, why=why), "error")
+    flash(_("%(n)s items created; %(s)s rows skipped.", n=len(result.created), s=len(result.skipped)))
     ids = ",".join(str(job) for _l, _i, job in result.created)
     return redirect(url_for("admin.jobs", ids=ids) if ids else url_for("admin.batch"))
