@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import shutil
+import threading
 import tempfile
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -45,8 +46,29 @@ class PageResult:
     detail: dict[str, Any] = field(default_factory=dict)
 
 
+class ScriptHint:
+    """Which script the item's pages decided so far (shared by the page threads): ``auto`` tries
+    the majority script first, so a simplified book costs one run per page after its first pages."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.counts = {"trad": 0, "simp": 0}
+
+    def record(self, model: str | None) -> None:
+        script = ocr.script_of(model)
+        if script:
+            with self._lock:
+                self.counts[script] += 1
+
+    @property
+    def prefer(self) -> str:
+        with self._lock:
+            return "simp" if self.counts["simp"] > self.counts["trad"] else "trad"
+
+
 def process_page(spec: dict[str, Any], source: dict[str, Any], src_path: Path, workdir: Path, *,
-                 lang: str | None, vertical: bool | None, max_pixels: int) -> PageResult:
+                 lang: str | None, vertical: bool | None, max_pixels: int,
+                 hint: ScriptHint | None = None) -> PageResult:
     """Make one page: decode → 8-bit page image + thumbnail → text (PDF layer or OCR) → hOCR, ALTO.
     Never raises for bad data: failures come back as a result with status 'failed'."""
     n = spec["n"]
@@ -76,7 +98,10 @@ def process_page(spec: dict[str, Any], source: dict[str, Any], src_path: Path, w
             res.text = ocr.words_text(text_words)
             res.detail = {"text": "pdf text layer"}
         else:
-            read = ocr.choose_and_read(page_path, img, lang, vertical, dpi=dpi)
+            read = ocr.choose_and_read(page_path, img, lang, vertical, dpi=dpi,
+                                       prefer=hint.prefer if hint else "trad")
+            if hint:
+                hint.record(read.model)
             res.words, res.text, res.model, res.confidence = read.words, read.text, read.model, read.confidence
             res.detail = {"ocr_model": read.model, **({"auto": read.candidates} if read.candidates else {})}
             hocr = stem.with_suffix(".hocr")
@@ -117,12 +142,13 @@ def run_scan(ctx: JobContext) -> None:
     settings.cache_dir.mkdir(parents=True, exist_ok=True)
     workdir = Path(tempfile.mkdtemp(prefix=f"scan-{ctx.job.id}-", dir=settings.cache_dir))
     pool = ThreadPoolExecutor(max_workers=max(1, settings.workers), thread_name_prefix="scan-page")
+    hint = ScriptHint()
     try:
         pending: set[Future] = set()
         for spec in todo:
             src = sources[spec["source"]]
             pending.add(pool.submit(process_page, spec, src, repo.store.path(src["sha256"]), workdir,
-                                    lang=lang, vertical=vertical, max_pixels=settings.max_image_pixels))
+                                    lang=lang, vertical=vertical, max_pixels=settings.max_image_pixels, hint=hint))
         while pending:
             ready, pending = wait(pending, timeout=HEARTBEAT_SECONDS, return_when=FIRST_COMPLETED)
             for fut in ready:

