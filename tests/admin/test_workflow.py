@@ -8,7 +8,6 @@ import pytest
 from sqlalchemy import select
 
 from ingest.worker import Worker
-from repository import jobs as queue
 from repository.models import Event, Exhibit, Item, Job, UsageEvent, utcnow
 
 

@@ -10,7 +10,7 @@ from flask_wtf import FlaskForm
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from config import HeritageError, NotFound
+from config import HeritageError
 from repository import Repository
 from repository.access import Viewer, require_edit, require_view
 from repository.models import Collection, Institution, Item
@@ -86,7 +86,3 @@ def temp_root() -> Path:
     d = repo().settings.data_dir / "tmp"
     d.mkdir(parents=True, exist_ok=True)
     return d
-
-
-def not_found(what: str) -> NotFound:
-    return NotFound(what)

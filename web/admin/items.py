@@ -9,11 +9,11 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import func, or_, select
 
-from config import Conflict, HeritageError, InvalidInput
+from config import Conflict, InvalidInput
 from repository import dublin_core
 from repository import jobs as queue
 from repository.access import visible_filter
-from repository.models import Event, File, Item, ItemState, Job, JobState, Page, Tombstone, utcnow
+from repository.models import Event, Item, ItemState, Job, JobState, Tombstone, utcnow
 from web.admin import bp
 from web.admin.common import load_item, put_error, repo, safe_filename, temp_root, viewer
 from web.admin.forms import ActionForm, MetadataForm, ReplaceForm, metadata_from_form, metadata_to_form

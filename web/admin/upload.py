@@ -14,7 +14,7 @@ from pathlib import Path
 from flask import jsonify, render_template, request
 from flask_babel import gettext as _
 
-from config import HeritageError, InvalidInput
+from config import HeritageError
 from web.admin import bp
 from web.admin.common import editable_collections, institution_slug, repo, safe_filename, temp_root, viewer
 from web.admin.forms import choices, UploadForm
