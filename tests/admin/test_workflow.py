@@ -183,3 +183,26 @@ def test_upload_with_transcript(as_staff, staff, wav_bytes):
         item = db.get(Item, r.json["item"])
         assert item.state == "draft", item.error
         assert any("西關" in seg.text for seg in item.segments)
+
+
+def test_jobs_page_shows_errors_per_page(as_staff, staff):
+    from repository import catalog
+    from repository import jobs as queue
+
+    with staff.unit_of_work("test") as uow:
+        coll = catalog.collection(uow.session, "gz-docs")
+        item = Item(collection=coll, institution=coll.institution, title="壞頁", state="failed",
+                    error="page 2: Tesseract could not read the image")
+        uow.session.add(item)
+        uow.session.flush()
+        job = queue.enqueue(uow.session, "scan", {}, item_id=item.id)
+        job.state, job.error = "failed", "1 of 3 pages failed"
+        job.progress = {"done": 3, "total": 3, "step": "done",
+                        "errors": [{"page": 2, "error": "Tesseract could not read the image"}]}
+        job_id = job.id
+    s = as_staff("ada")
+    page = s.get("/admin/jobs").get_data(as_text=True)
+    assert "page 2: Tesseract could not read the image" in page and "1 of 3 pages failed" in page
+    data = s.get("/admin/jobs.json?state=failed").json
+    assert data["jobs"][0]["id"] == job_id and data["jobs"][0]["errors"][0]["page"] == 2
+    assert data["jobs"][0]["title"] == "壞頁"
