@@ -158,3 +158,25 @@ def test_dashboard_and_lists_render_for_every_role(as_staff, staff, draft):
             assert s.get(path).status_code == 200, (name, path)
     body = as_staff("bea").get("/admin/items").get_data(as_text=True)
     assert "廣州城坊志" not in body  # another institution's draft is not listed
+
+
+GARBAGE = [{}, {"title": "x" * 300_000, "item_type": "Text"}, {"slug": "../..", "title": "\x00", "cover_item": "-1",
+           "cover_page": "abc", "item_id": "9" * 30, "page_n": "0", "position": "x", "name": "a b", "password": "1",
+           "role": "god", "institution": "nowhere", "ocr_languages": "klingon", "only_good": "maybe"}]
+
+
+@pytest.mark.parametrize("payload", GARBAGE, ids=["empty", "huge", "nonsense"])
+def test_garbage_to_every_form_is_never_a_500(as_staff, staff, draft, payload):
+    s = as_staff("root")
+    s.post("/admin/exhibits/new", {"slug": "ex", "title": "展覽"})
+    paths = [f"/admin/items/{draft}", f"/admin/items/{draft}/reorder", f"/admin/items/{draft}/replace",
+             "/admin/exhibits/new", "/admin/exhibits/1", "/admin/exhibits/1/sections", "/admin/exhibits/1/sections/99",
+             "/admin/exhibits/1/sections/99/up", "/admin/users", "/admin/institutions", "/admin/collections",
+             "/admin/users/999/unlock", "/admin/jobs/999/retry", "/admin/jobs/999/cancel", "/admin/batch",
+             "/admin/batch/" + "0" * 32 + "/run", "/admin/upload/file"]
+    for path in paths:
+        r = s.post(path, payload)
+        assert r.status_code < 500, (path, r.status_code)
+        assert "Traceback" not in r.get_data(as_text=True)
+    with staff.session() as db:
+        assert db.get(Item, draft).title == "廣州城坊志"
