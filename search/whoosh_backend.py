@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Callable, Iterable
 
-from whoosh import fields, index, query as wq, sorting, writing
+from whoosh import columns, fields, index, query as wq, sorting, writing
 from whoosh.analysis import RegexTokenizer, Token, Tokenizer
 from whoosh.index import LockError
 
@@ -69,6 +69,12 @@ class FacetField(fields.KEYWORD):
     def __init__(self):
         super().__init__(stored=False, lowercase=False, commas=False, scorable=False)
         self.analyzer = RegexTokenizer(r"[^\x1f]+")
+        # a per-document list column: facet counting reads it for the matched documents only,
+        # instead of Whoosh rebuilding a list for every document of the index on each search
+        self.column_type = columns.VarBytesListColumn()
+
+    def to_column_value(self, value):
+        return [v.encode("utf-8") for v in value.split(SEP) if v]
 
 
 SEP = "\x1f"
@@ -242,7 +248,8 @@ class WhooshBackend(SearchBackend):
             if groupedby:
                 for name in FACETS:
                     counts = results.groups(name)
-                    facets[name] = sorted(((str(k), int(c)) for k, c in counts.items() if k is not None),
+                    facets[name] = sorted(((k.decode("utf-8") if isinstance(k, bytes) else str(k), int(c))
+                                           for k, c in counts.items() if k is not None),
                                           key=lambda kv: (-kv[1], kv[0]))
         return BackendResult(total, items, facets, took_ms=(time.perf_counter() - t0) * 1000)
 
