@@ -17,7 +17,7 @@ from repository import Repository
 from repository.access import Viewer, can_view
 from repository.models import IndexTask, Item, Page, Segment
 from search import analysis
-from search.backend import FACETS, SORTS, SearchBackend, SearchRequest, SubHit, Visibility
+from search.backend import FACETS, SORTS, SearchBackend, SearchRequest, Visibility
 from search.query import parse
 
 MAX_PER_PAGE = 100
