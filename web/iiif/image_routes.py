@@ -10,7 +10,8 @@ from web.iiif.presentation import wants_jsonld
 from web.iiif.info import CONTEXT, PROFILE_URI, info_json
 from web.iiif.sources import PYRAMID_MIN_PIXELS, find_source, reader_for
 
-PUBLIC_MAX_AGE = 24 * 3600
+#: One hour: short enough that an unpublished item soon drops out of shared caches too.
+PUBLIC_MAX_AGE = 3600
 
 
 def tile_cache() -> TileCache:
