@@ -8,7 +8,12 @@ started=()
 cleanup() { for s in "${started[@]}"; do bash "scripts/$s.sh" stop || true; done; }
 trap cleanup EXIT
 for s in elasticsearch postgres; do
-  if [ -f "scripts/$s.sh" ]; then bash "scripts/$s.sh" start && started+=("$s"); fi
+  [ -f "scripts/$s.sh" ] || continue
+  if bash "scripts/$s.sh" status >/dev/null 2>&1; then
+    echo "test: $s is already running; using it and leaving it running"
+  else
+    bash "scripts/$s.sh" start && started+=("$s")
+  fi
 done
 [ -f scripts/elasticsearch.sh ] && export HERITAGE_TEST_ELASTICSEARCH_URL="$(bash scripts/elasticsearch.sh url)"
 [ -f scripts/postgres.sh ] && export HERITAGE_TEST_POSTGRES_URL="$(bash scripts/postgres.sh url)"
