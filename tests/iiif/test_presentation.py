@@ -139,3 +139,17 @@ def test_manifest_cache_follows_changes(builder, client, repo):
     with repo.unit_of_work("test") as uow:
         uow.session.get(Item, built.item_id).state = "draft"
     assert client.get(f"/iiif/manifest/{built.item_id}").status_code == 404
+
+
+def test_ids_use_the_configured_base_url(settings, repo, builder):
+    from web.app import create_app
+
+    app = create_app(settings.replace(base_url="https://heritage.example.org/"), repo)
+    im, words = text_page(["一"])
+    built = builder.item([(im, words, "一")])
+    doc = app.test_client().get(f"/iiif/manifest/{built.item_id}").get_json()
+    assert doc["id"] == f"https://heritage.example.org/iiif/manifest/{built.item_id}"
+    service = doc["items"][0]["items"][0]["items"][0]["body"]["service"][0]["id"]
+    assert service == f"https://heritage.example.org/iiif/3/{built.image_ids[0]}"
+    info = app.test_client().get(f"/iiif/3/{built.image_ids[0]}/info.json").get_json()
+    assert info["id"] == service

@@ -25,5 +25,5 @@ def repo() -> Repository:
 
 def base_url() -> str:
     """The public URL prefix (``settings.base_url``, else the request's host URL), no trailing /."""
-    configured = repo().settings.base_url
+    configured = current_app.config["HERITAGE"].base_url
     return (configured or request.host_url).rstrip("/")
