@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from urllib.parse import urlparse
 
-import pytest
 from iiif_validator.validator import ImageAPI, TestSuite, ValidationInfo
 
 from tests.iiif.conftest import VALIDATOR_ID, validator_image
