@@ -153,3 +153,20 @@ def test_ids_use_the_configured_base_url(settings, repo, builder):
     assert service == f"https://heritage.example.org/iiif/3/{built.image_ids[0]}"
     info = app.test_client().get(f"/iiif/3/{built.image_ids[0]}/info.json").get_json()
     assert info["id"] == service
+
+
+def test_html_values_are_cleaned_for_viewers(builder, client):
+    """Viewers render values that start with < and end with > as HTML: only safe markup remains."""
+    im, words = text_page(["一"])
+    md = {"title": [{"value": "<b>西關</b><script>alert(1)</script>", "lang": "zh-Hant"}],
+          "description": [{"value": '<a href="javascript:alert(7)">source</a>', "lang": "en"}],
+          "creator": [{"value": "<img src=x onerror=alert(2)>", "lang": None}],
+          "subject": [{"value": "a < b", "lang": "en"}]}
+    built = builder.item([(im, words, "一")], metadata=md)
+    doc = roundtrip(Manifest, client.get(f"/iiif/manifest/{built.item_id}").get_json())
+    text = json.dumps(doc, ensure_ascii=False)
+    assert "<script" not in text and "javascript:" not in text and "onerror" not in text
+    assert doc["label"]["zh-Hant"] == ["<b>西關</b>alert(1)"]
+    assert doc["summary"]["en"] == ["<a>source</a>"]
+    subject = next(m for m in doc["metadata"] if m["label"]["en"] == ["Subject"])
+    assert subject["value"]["en"] == ["a < b"]  # plain text stays as it is

@@ -77,6 +77,24 @@ def _opencc(config: str):
     return OpenCC(config)
 
 
+#: The HTML a Presentation 3.0 client may render (spec §4.4), with safe attributes only.
+IIIF_HTML_TAGS = {"a", "b", "br", "i", "img", "p", "small", "span", "sub", "sup"}
+IIIF_HTML_ATTRIBUTES = {"a": ["href"], "img": ["src", "alt"]}
+
+
+def safe_value(value: str) -> str:
+    """A IIIF string value: clients render it as HTML only when it starts with < and ends with >
+    (Presentation 3.0 §4.4); such values are cleaned with bleach to the tags the spec allows,
+    with http(s)/mailto links only, so no viewer is handed active markup."""
+    text = value.strip()
+    if not (text.startswith("<") and text.endswith(">")):
+        return value
+    import bleach
+
+    return bleach.clean(text, tags=IIIF_HTML_TAGS, attributes=IIIF_HTML_ATTRIBUTES,
+                        protocols={"http", "https", "mailto"}, strip=True, strip_comments=True)
+
+
 def lang_map(values: Iterable[dict[str, Any]] | str | None) -> dict[str, list[str]]:
     """A IIIF language map with zh-Hant, zh-Hans (the missing script made with OpenCC) and en.
 
@@ -90,7 +108,7 @@ def lang_map(values: Iterable[dict[str, Any]] | str | None) -> dict[str, list[st
         values = [{"value": values, "lang": guess_lang(values)}]
     out: dict[str, list[str]] = {}
     for v in values:
-        out.setdefault(v.get("lang") or "none", []).append(v["value"])
+        out.setdefault(v.get("lang") or "none", []).append(safe_value(v["value"]))
     if "zh-Hant" in out and "zh-Hans" not in out:
         out["zh-Hans"] = [_opencc("t2s").convert(s) for s in out["zh-Hant"]]
     elif "zh-Hans" in out and "zh-Hant" not in out:
