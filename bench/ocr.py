@@ -9,7 +9,7 @@ Prints
   and the ratios to the bare sum (target ≤ 1.10 for the fixed model, serial);
 * the speed-up from parallel pages (``worker_processes`` = number of cores) over serial.
 
-Usage: python bench/ocr.py [--pages 8] [--simplified 2]
+Usage: python bench/ocr.py [--pages 8] [--simplified 2] [--sentences 40] [--width 2000]
 """
 from __future__ import annotations
 
@@ -28,13 +28,16 @@ os.environ["OMP_THREAD_LIMIT"] = "1"
 sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 
-def make_pages(d: Path, n_trad: int, n_simp: int) -> list[tuple[Path, str]]:
+from PIL import Image  # noqa: E402
+
+
+def make_pages(d: Path, n_trad: int, n_simp: int, sentences: int, width: int) -> list[tuple[Path, str]]:
     from ingest.samples import sample_page
 
     pages = []
     for i in range(n_trad + n_simp):
         kind = "trad" if i < n_trad else "simp"
-        img, _ = sample_page(kind, seed=200 + i)
+        img, _ = sample_page(kind, seed=200 + i, n_sentences=sentences, width=width, font_size=44)
         p = d / f"page-{i + 1:03d}.png"
         img.save(p)
         pages.append((p, "chi_tra" if kind == "trad" else "chi_sim"))
@@ -95,14 +98,18 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--pages", type=int, default=8, help="number of pages (traditional + simplified)")
     ap.add_argument("--simplified", type=int, default=2, help="how many of them are simplified")
+    ap.add_argument("--sentences", type=int, default=40, help="sentences per page (40 ≈ 650 characters)")
+    ap.add_argument("--width", type=int, default=2000, help="page width in pixels (2000 ≈ 17 cm at 300 dpi)")
     args = ap.parse_args()
     cores = os.cpu_count() or 1
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        pages = make_pages(work, args.pages - args.simplified, args.simplified)
+        pages = make_pages(work, args.pages - args.simplified, args.simplified, args.sentences, args.width)
         out = work / "bare"
         out.mkdir()
-        print(f"{len(pages)} pages ({args.simplified} simplified), {cores} cores; load average {os.getloadavg()[0]:.1f}")
+        size = Image.open(pages[0][0]).size
+        print(f"{len(pages)} pages of {size[0]}x{size[1]} px ({args.simplified} simplified), {cores} cores; "
+              f"load average {os.getloadavg()[0]:.1f}")
         pipeline(pages[:1], work / "warmup", workers=1, lang="chi_tra")  # imports, index creation
         # bare and pipeline alternate, best of 2 each: the machine is shared, load drifts
         trad_only = [(p, m) for p, m in pages if m == "chi_tra"]
