@@ -104,3 +104,13 @@ def test_phrase_across_a_line_break(builder, client):
     doc = client.get(f"/iiif/search/{built.item_id}?q=广州").get_json()
     check_v1(doc)
     assert len(doc["hits"]) == 1 and len(doc["resources"]) == 2  # one hit, one box on each line
+
+
+def test_v1_hit_text_is_escaped_for_mirador(builder, client):
+    built = builder.item([], item_type="Sound", title="錄音",
+                         segments=[{"kind": "transcript", "start": 0, "end": 2, "text": "<script>x</script> 西關 a<b"}])
+    doc = client.get(f"/iiif/search/{built.item_id}?q=西關").get_json()
+    hit = doc["hits"][0]
+    assert hit["before"] == "&lt;script&gt;x&lt;/script&gt; " and hit["after"] == " a&lt;b"
+    v2 = client.get(f"/iiif/search/{built.item_id}/2?q=西關").get_json()
+    assert v2["annotations"][0]["items"][0]["target"]["selector"][0]["prefix"] == "<script>x</script> "

@@ -12,6 +12,7 @@ from __future__ import annotations
 from flask_babel import gettext as _
 
 import re
+from html import escape
 from dataclasses import dataclass
 from typing import Any
 
@@ -151,10 +152,11 @@ def search_v1(session: Session, item: Item, q: str) -> dict[str, Any]:
             aid = f"{base_url()}/iiif/search/{item.id}/anno/{n}-{k}"
             ids.append(aid)
             resources.append({"@id": aid, "@type": "oa:Annotation", "motivation": "sc:painting",
-                              "resource": {"@type": "cnt:ContentAsText", "chars": hit.match},
+                              "resource": {"@type": "cnt:ContentAsText", "chars": escape(hit.match)},
                               "on": f"{hit.canvas}#{target}"})
-        hit_docs.append({"@type": "search:Hit", "annotations": ids, "match": hit.match,
-                         "before": hit.before, "after": hit.after})
+        # Mirador shows these as HTML: OCR/transcript text is escaped so it stays text
+        hit_docs.append({"@type": "search:Hit", "annotations": ids, "match": escape(hit.match),
+                         "before": escape(hit.before), "after": escape(hit.after)})
     within = {"@type": "sc:Layer", "total": len(hit_docs)}
     if _ignored():
         within["ignored"] = _ignored()
