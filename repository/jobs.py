@@ -7,8 +7,14 @@ must be resumable: skip work already committed).
 """
 from __future__ import annotations
 
+import fcntl
+import hashlib
+import os
+import threading
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
-from typing import Any, Iterable
+from pathlib import Path
+from typing import Any, Iterable, Iterator
 
 from sqlalchemy import or_, select, text, update
 from sqlalchemy.orm import Session
@@ -127,3 +133,57 @@ def pending(session: Session, ids: Iterable[int]) -> list[Job]:
 
 def aware(dt: datetime | None) -> datetime | None:
     return dt.replace(tzinfo=timezone.utc) if dt is not None and dt.tzinfo is None else dt
+
+
+_local_locks: dict[str, threading.Lock] = {}
+
+
+@contextmanager
+def exclusive(db: Database, name: str) -> Iterator[bool]:
+    """A section that at most one process runs at a time, on every host sharing the database.
+
+    Yields True when this process holds the lock, False at once (no waiting) when another one
+    does. For work that must not run concurrently on several workers, e.g. draining the search
+    outbox: two drains replacing the same item's documents at the same moment can delete each
+    other's documents. PostgreSQL: a session advisory lock (released when the holder's
+    connection ends, so a killed worker never leaves it held); SQLite (one host): ``flock`` on a
+    lock file beside the database.
+    """
+    key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+    if not db.is_sqlite:
+        with db.engine.connect() as conn:
+            got = bool(conn.execute(text("select pg_try_advisory_lock(:k)"), {"k": key}).scalar())
+            conn.commit()
+            try:
+                yield got
+            finally:
+                if got:
+                    conn.execute(text("select pg_advisory_unlock(:k)"), {"k": key})
+                    conn.commit()
+        return
+    database = db.engine.url.database
+    if not database or database == ":memory:":  # one process only: a thread lock is enough
+        lock = _local_locks.setdefault(name, threading.Lock())
+        got = lock.acquire(blocking=False)
+        try:
+            yield got
+        finally:
+            if got:
+                lock.release()
+        return
+    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in name)
+    path = Path(database).with_name(f".{Path(database).name}.lock-{safe}")
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            got = True
+        except BlockingIOError:
+            got = False
+        try:
+            yield got
+        finally:
+            if got:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)

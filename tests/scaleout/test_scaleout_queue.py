@@ -131,3 +131,42 @@ def test_a_job_of_a_dead_worker_is_taken_over_and_a_live_one_is_not(any_db_setti
     assert again is not None and again.id == dead and again.attempts == 2 and again.worker == "w-new"
     assert queue.claim(repo.db, "w-new", stale_after=120) is None  # w-alive's job is left alone
     repo.db.dispose()
+
+
+HOLD = """
+import sys, time
+sys.path.insert(0, {root!r})
+from config import load_settings
+from repository import Repository
+from repository.jobs import exclusive
+repo = Repository.open(load_settings())
+with exclusive(repo.db, "test-section") as got:
+    print("held" if got else "busy", flush=True)
+    time.sleep(float(sys.argv[1]))
+"""
+
+
+def test_exclusive_section_is_held_by_one_process_at_a_time(any_db_settings):
+    """repository.jobs.exclusive: what several workers use for work that must not overlap."""
+    repo = Repository.open(any_db_settings, create=True)
+    holder = subprocess.Popen([sys.executable, "-c", HOLD.format(root=str(ROOT)), "30"], cwd=ROOT,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with queue.exclusive(repo.db, "test-section") as got:
+            assert got is False, "two processes inside the section at once"
+        with queue.exclusive(repo.db, "another-section") as got:
+            assert got is True
+        holder.kill()  # even a killed holder releases it (connection / file closed)
+        holder.wait(timeout=30)
+        deadline = time.monotonic() + 10
+        while True:
+            with queue.exclusive(repo.db, "test-section") as got:
+                if got or time.monotonic() > deadline:
+                    break
+            time.sleep(0.2)
+        assert got is True
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+        repo.db.dispose()
