@@ -253,3 +253,18 @@ def test_iiif_warm_builds_pyramids(builder, cli, settings):
     assert "pyramids built: 0" in again.out
     bad = cli("iiif-warm", "abc")
     assert bad.code != 0 and bad.err.strip()
+
+
+def test_hostile_requests_never_500(client, photo):
+    paths = ["99999999999999999999,0,1,1/max/0/default.jpg", "0,0,99999999999999999999,1/max/0/default.jpg",
+             "full/^99999999999999999999,/0/default.jpg", "full/pct:0.0000001/0/default.jpg",
+             "full/max/360.0000001/default.jpg", "full/max/0/default.jpg.jpg", "full/max/0/.jpg",
+             "pct:99.99999,99.99999,100,100/max/0/default.png", "full/!1,99999/0/default.jpg",
+             "full/max/1e3/default.jpg", "full/max/0/default.JPG", "square/max/!/default.jpg",
+             "full/%E5%BB%A3/0/default.jpg", "full/max/0/gray.webp", "full/^!99999,1/0/bitonal.tif"]
+    for p in paths:
+        r = client.get(f"/iiif/3/{photo}/{p}")
+        assert r.status_code in (200, 400, 501), (p, r.status_code, r.data[:200])
+        assert r.headers["Access-Control-Allow-Origin"] == "*"
+    for image_id in ("x" * 200, "%E5%BB%A3", "..%2F..%2Fetc", "[frob]"):
+        assert client.get(f"/iiif/3/{image_id}/info.json").status_code in (400, 404)
