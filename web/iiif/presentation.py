@@ -16,7 +16,7 @@ import re
 from functools import lru_cache
 from typing import Any, Iterable
 
-from flask import Response, g, request
+from flask import Response, current_app, g, request
 from iiif_prezi3 import (
     Annotation,
     AnnotationPage,
@@ -352,9 +352,9 @@ def json_response(doc: str, *, public: bool, context: str = PRESENTATION_CONTEXT
     return resp.make_conditional(request)
 
 
-#: Built manifests by fingerprint (iiif-prezi3 validation makes building a 300-page manifest take
-#: a second or more). The fingerprint changes whenever anything shown in the manifest may have.
-_MANIFESTS: dict[tuple, str] = {}
+#: Built manifests are kept per app by fingerprint (iiif-prezi3 validation makes building a
+#: 300-page manifest take a second or more). The fingerprint changes whenever anything shown in
+#: the manifest may have.
 MANIFEST_CACHE_SIZE = 64
 
 
@@ -378,12 +378,13 @@ def manifest(item_id: int):
                    selectinload(Item.files), selectinload(Item.segments)]
         item = require_view(s.get(Item, item_id, options=options), g.viewer)
         key = _fingerprint(item)
-        doc = _MANIFESTS.get(key)
+        cache = current_app.extensions.setdefault("iiif_manifests", {})
+        doc = cache.get(key)
         if doc is None:
             doc = build_manifest(item).jsonld()
-            _MANIFESTS[key] = doc
-            while len(_MANIFESTS) > MANIFEST_CACHE_SIZE:
-                _MANIFESTS.pop(next(iter(_MANIFESTS)))
+            cache[key] = doc
+            while len(cache) > MANIFEST_CACHE_SIZE:
+                cache.pop(next(iter(cache)), None)
         return json_response(doc, public=item.is_public)
 
 
