@@ -384,7 +384,10 @@ def manifest(item_id: int):
             doc = build_manifest(item).jsonld()
             cache[key] = doc
             while len(cache) > MANIFEST_CACHE_SIZE:
-                cache.pop(next(iter(cache)), None)
+                try:
+                    cache.pop(next(iter(cache)), None)
+                except (RuntimeError, StopIteration):  # another request thread changed it meanwhile
+                    break
         return json_response(doc, public=item.is_public)
 
 
