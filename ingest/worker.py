@@ -19,7 +19,7 @@ from typing import Any, Callable
 from config import HeritageError
 from repository import Repository
 from repository import jobs as queue
-from repository.models import Job, JobState
+from repository.models import Item, ItemState, Job, JobState
 
 log = logging.getLogger("heritage.worker")
 
@@ -115,14 +115,25 @@ class Worker:
         try:
             fn(ctx)
         except JobCancelled:
-            queue.finish(self.repo.db, job.id, JobState.CANCELLED, "cancelled", ctx.job.progress)
+            self._end(job, JobState.CANCELLED, "processing was cancelled; retry the job to run it again", ctx)
         except HeritageError as exc:
-            queue.finish(self.repo.db, job.id, JobState.FAILED, str(exc), ctx.job.progress)
+            self._end(job, JobState.FAILED, str(exc), ctx)
         except Exception as exc:  # a bug or an OS error: record it, keep the worker alive
             log.exception("job %s failed", job.id)
-            queue.finish(self.repo.db, job.id, JobState.FAILED, f"{type(exc).__name__}: {exc}", ctx.job.progress)
+            self._end(job, JobState.FAILED, f"{type(exc).__name__}: {exc}", ctx)
         else:
             queue.finish(self.repo.db, job.id, JobState.DONE, None, ctx.job.progress)
+
+    def _end(self, job: Job, state: JobState, reason: str, ctx: JobContext) -> None:
+        """Finish a job that did not succeed; its item never stays in 'processing'."""
+        queue.finish(self.repo.db, job.id, state, reason, ctx.job.progress)
+        if job.item_id is None:
+            return
+        with self.repo.db.transaction() as session:
+            item = session.get(Item, job.item_id)
+            if item is not None and item.state == ItemState.PROCESSING.value:
+                item.state = ItemState.FAILED.value
+                item.error = item.error or reason
 
     def _stop(self, *_: Any) -> None:
         self.stopping = True

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from config import InvalidInput, NotFound
 from repository.db import Database
-from repository.models import Job, JobState, utcnow
+from repository.models import Item, ItemState, Job, JobState, utcnow
 
 MAX_ATTEMPTS = 5
 
@@ -97,13 +97,18 @@ def finish(db: Database, job_id: int, state: JobState = JobState.DONE, error: st
             job.progress = progress
 
 
-def request_cancel(session: Session, job_id: int) -> Job:
+def request_cancel(session: Session, job_id: int, by: str = "") -> Job:
+    """Cancel a queued job at once (its item is marked failed), or ask a running one to stop."""
     job = session.get(Job, job_id)
     if job is None:
         raise NotFound(f"no job {job_id}")
     if job.state == JobState.QUEUED.value:
         job.state = JobState.CANCELLED.value
         job.finished_at = utcnow()
+        item = session.get(Item, job.item_id) if job.item_id is not None else None
+        if item is not None and item.state == ItemState.PROCESSING.value:
+            item.state = ItemState.FAILED.value
+            item.error = f"processing was cancelled{' by ' + by if by else ''}; retry the job to run it again"
     elif job.state == JobState.RUNNING.value:
         job.cancel_requested = True
     else:
@@ -112,6 +117,7 @@ def request_cancel(session: Session, job_id: int) -> Job:
 
 
 def retry(session: Session, job_id: int) -> Job:
+    """Queue a failed or cancelled job again; its failed item goes back to 'processing'."""
     job = session.get(Job, job_id)
     if job is None:
         raise NotFound(f"no job {job_id}")
@@ -122,6 +128,11 @@ def retry(session: Session, job_id: int) -> Job:
     job.cancel_requested = False
     job.attempts = 0
     job.finished_at = None
+    if job.item_id is not None:
+        item = session.get(Item, job.item_id)
+        if item is not None and item.state == ItemState.FAILED.value:
+            item.state = ItemState.PROCESSING.value
+            item.error = None
     return job
 
 

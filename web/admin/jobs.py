@@ -8,7 +8,7 @@ from sqlalchemy import select
 from config import Forbidden, InvalidInput, NotFound
 from repository import jobs as queue
 from repository.access import can_edit, visible_filter
-from repository.models import Item, ItemState, Job, JobState
+from repository.models import Item, Job, JobState
 from web.admin import bp
 from web.admin.common import repo, viewer
 from web.admin.forms import ActionForm
@@ -104,10 +104,6 @@ def job_retry(job_id: int):
         job = _job_for_edit(uow.session, job_id)
         queue.retry(uow.session, job.id)
         if job.item_id:
-            item = uow.session.get(Item, job.item_id)
-            if item is not None and item.state == ItemState.FAILED.value:
-                item.state = ItemState.PROCESSING.value
-                item.error = None
             uow.event("job retry", item=job.item_id, detail={"job": job.id, "kind": job.kind})
     flash(_("Job %(id)s queued again.", id=job_id))
     return redirect(request.referrer if _local(request.referrer) else url_for("admin.jobs"))
@@ -119,12 +115,7 @@ def job_cancel(job_id: int):
         raise InvalidInput(_("The form expired; reload the page."))
     with repo().unit_of_work(viewer().agent) as uow:
         job = _job_for_edit(uow.session, job_id)
-        queue.request_cancel(uow.session, job.id)
-        if job.state == JobState.CANCELLED.value and job.item_id:  # never started: the item will not finish
-            item = uow.session.get(Item, job.item_id)
-            if item is not None and item.state == ItemState.PROCESSING.value:
-                item.state = ItemState.FAILED.value
-                item.error = _("Processing was cancelled by %(who)s.", who=viewer().name)
+        queue.request_cancel(uow.session, job.id, by=viewer().name)
         uow.event("job cancellation", item=job.item_id, detail={"job": job.id, "kind": job.kind})
     flash(_("Job %(id)s cancelled (a running job stops at its next step).", id=job_id))
     return redirect(request.referrer if _local(request.referrer) else url_for("admin.jobs"))
