@@ -104,8 +104,9 @@ def main(argv: list[str] | None = None) -> int:
                                 str(files / f"rec{i}.wav")], check=True, timeout=60)
                 rows.append(f"rec{i}.wav,錄音 esfault 第{i}號,yes")
         (tmp / "batch.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+        logs = [open(tmp / f"worker{i}.log", "w") for i in range(a.workers)]
         workers = [subprocess.Popen([sys.executable, "-m", "web.cli", "worker", "--name", f"w{i}"], env=env, cwd=ROOT,
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+                                    stdout=logs[i], stderr=logs[i], start_new_session=True)
                    for i in range(a.workers)]
         ids = [int(x) for x in heritage(env, "import-csv", str(tmp / "batch.csv"), "--files", str(files),
                                         "--collection", "c").stdout.split()]
@@ -156,6 +157,13 @@ def main(argv: list[str] | None = None) -> int:
               f"search stderr {r.stderr.strip()[-200:]!r}", flush=True)
         got = sorted(int(str(x["id"]).rsplit("/", 1)[-1]) for x in found["results"])
         published = q("select count(*) from item where state = 'published'")
+        if found["total"] != len(ids):  # diagnostics: what the workers said, and does a rebuild heal it?
+            for i in range(a.workers):
+                tail = (tmp / f"worker{i}.log").read_text(errors="replace").strip().splitlines()[-6:]
+                print(f"worker{i} log tail:", *tail, sep="\n  ", flush=True)
+            heritage(env, "reindex", check=False)
+            again = json.loads(heritage(env, "search", "esfault", "--json", "--per-page", "100").stdout)
+            print(f"after `heritage reindex`: search finds {again['total']}/{len(ids)}", flush=True)
         ok = (left == 0 and got == sorted(ids) and found["total"] == len(ids) and jobs_done == len(ids)
               and published == len(ids) and clean)
         print(f"index caught up {caught_up:.1f} s after the restart; outbox left {left}; search finds "

@@ -193,9 +193,10 @@ def run_load(seconds: float, readers: int, *, database_url: str | None = None, s
     targets, batch = prepare(data_dir, env)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
+    server_log = open(tmp / "server.log", "w")
     server = subprocess.Popen([sys.executable, "-m", "web.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
                                "--threads", str(threads), "--no-worker"], env=env, cwd=ROOT,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+                              stdout=subprocess.DEVNULL, stderr=server_log, start_new_session=True)
     worker = subprocess.Popen([sys.executable, "-m", "web.cli", "worker", "--name", "load-worker"], env=env, cwd=ROOT,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
     stats = Stats()
@@ -242,6 +243,9 @@ def run_load(seconds: float, readers: int, *, database_url: str | None = None, s
                           "p95": percentile(v, .95), "max": max(v)} for k, v in sorted(stats.latencies.items())},
             "error_samples": [e for v in stats.errors.values() for e in v[:3]],
         }
+        if stats.total_errors:  # why: the last exception lines the server logged
+            log = (tmp / "server.log").read_text(errors="replace").splitlines()
+            figures["server_errors"] = [line for line in log if "Error" in line or "error" in line][-8:]
     finally:
         stop.set()
         for p in (server, worker):
@@ -269,6 +273,7 @@ def print_figures(f: dict, readers: int) -> None:
     print(f"batch ingest of {f['batch_items']} items (OCR + transcode) under load: {took}; states {f['batch_states']}")
     if f["error_samples"]:
         print("errors, e.g.:", "; ".join(f["error_samples"][:10]))
+        print("server log:", *f.get("server_errors", []), sep="\n  ")
 
 
 def main(argv: list[str] | None = None) -> int:

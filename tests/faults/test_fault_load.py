@@ -6,6 +6,7 @@ one is short enough for the test command and asserts the same: bounded, zero err
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ def test_concurrent_readers_during_batch_ingest_see_no_errors(record_figure, cou
     count_case("load")
     spec = importlib.util.spec_from_file_location("bench_load", ROOT / "bench" / "load.py")
     load = importlib.util.module_from_spec(spec)
+    sys.modules["bench_load"] = load  # dataclasses look their module up there
     spec.loader.exec_module(load)
     readers = 12
     f = load.run_load(10, readers, quiet=True, threads=16)
