@@ -177,3 +177,21 @@ def test_cli_ingest_wait_prints_the_item_id(cli, repo, collection, page_png):
     with repo.session() as s:
         assert s.get(Item, item_id).state == "draft"
         assert len(s.get(Item, item_id).pages) == 1
+
+
+def test_uncompressed_tiff_16bit_and_cmyk_frames_decode_to_8bit(tmp_path):
+    """Uncompressed (raw) multi-page TIFF: each frame decodes to an 8-bit derivative; 16-bit gray
+    is scaled over its full range (not clipped at 255), CMYK becomes RGB."""
+    from ingest import images
+
+    base = small_page(0)
+    g16 = Image.fromarray((np.asarray(base, dtype=np.uint16) * 257).astype(np.uint16))
+    cmyk = base.convert("RGB").convert("CMYK")
+    path = tmp_path / "raw.tif"
+    g16.save(path, save_all=True, append_images=[cmyk], compression="raw")
+    assert images.frame_count(path, 10**8) == 2
+    gray, rgb = images.load_frame(path, 0, 10**8), images.load_frame(path, 1, 10**8)
+    assert gray.mode == "L" and rgb.mode == "RGB"
+    diff = np.abs(np.asarray(gray, dtype=int) - np.asarray(base, dtype=int))
+    assert diff.max() <= 1  # x257 then /257: the same 8-bit page back
+    assert abs(np.asarray(rgb.convert("L"), dtype=float).mean() - np.asarray(base, dtype=float).mean()) < 8
