@@ -21,6 +21,7 @@
 #                      elasticsearch when run as root, because /root is not readable by the
 #                      non-root user that runs the node)
 #   ES_JAVA_HOME       Java for the node (default: the machine's Java 17)
+#   FORCE=1            `stop` even if other users started the same node
 set -euo pipefail
 
 PORT="${PORT:-9200}"
@@ -88,8 +89,18 @@ as_user() {
   if [ "$(id -u)" = 0 ]; then runuser -u "$RUN_USER" -- "$@"; else "$@"; fi
 }
 
+# Several users may share one node (parallel test runs, scripts/test.sh, a developer): `start` on a
+# running node counts one more user and `stop` only stops the node when the last one leaves
+# (FORCE=1 stops it regardless).
+refs() { cat "$NODE/refs" 2>/dev/null || echo 0; }
+
 start() {
-  if healthy; then echo "elasticsearch.sh: already running at $URL" >&2; return 0; fi
+  mkdir -p "$NODE"
+  if healthy; then
+    echo $(( $(refs) + 1 )) >"$NODE/refs"
+    echo "elasticsearch.sh: already running at $URL ($(refs) users)" >&2
+    return 0
+  fi
   local home java
   home="$(install_dist)"
   java="$(find_java17)"
@@ -113,6 +124,7 @@ start() {
     >"$NODE/logs/stdout.log" 2>&1 9>&- || { tail -n 20 "$NODE/logs/stdout.log" >&2; exit 1; }
   for _ in $(seq 1 180); do
     if curl -fsS --max-time 5 "$URL/_cluster/health?wait_for_status=green&timeout=1s" 2>/dev/null | grep -q '"status":"green"'; then
+      echo 1 >"$NODE/refs"
       echo "elasticsearch.sh: $(basename "$home") green at $URL (runs as $RUN_USER)" >&2
       return 0
     fi
@@ -124,10 +136,15 @@ start() {
 
 stop() {
   [ -f "$NODE/pid" ] || { echo "elasticsearch.sh: not running on port $PORT" >&2; return 0; }
+  if [ "$(refs)" -gt 1 ] && [ "${FORCE:-0}" != 1 ]; then
+    echo $(( $(refs) - 1 )) >"$NODE/refs"
+    echo "elasticsearch.sh: still used by $(refs) other user(s); left running (FORCE=1 to stop)" >&2
+    return 0
+  fi
   local pid; pid="$(cat "$NODE/pid")"
   kill "$pid" 2>/dev/null || true
   for _ in $(seq 1 60); do
-    kill -0 "$pid" 2>/dev/null || { rm -f "$NODE/pid"; echo "elasticsearch.sh: stopped ($URL)" >&2; return 0; }
+    kill -0 "$pid" 2>/dev/null || { rm -f "$NODE/pid"; echo 0 >"$NODE/refs"; echo "elasticsearch.sh: stopped ($URL)" >&2; return 0; }
     sleep 1
   done
   echo "elasticsearch.sh: node $pid did not stop within 60 s" >&2
