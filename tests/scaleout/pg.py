@@ -85,7 +85,25 @@ class PgServer:
         return name
 
     def create(self, prefix: str = "t") -> str:
-        """A new, migrated, empty database; returns its URL."""
+        """A new, migrated, empty database; returns its URL.
+
+        The cluster of scripts/postgres.sh is shared by every test run on the machine, and
+        `scripts/test.sh` stops it when it ends; if it went away, start it again (once).
+        """
+        from sqlalchemy.exc import OperationalError
+
+        from config import Unavailable
+
+        try:
+            return self._create(prefix)
+        except (OperationalError, Unavailable):
+            if not SCRIPT.exists():
+                raise
+            subprocess.run(["bash", str(SCRIPT), "start"], capture_output=True, text=True, timeout=120)
+            self.admin.dispose()
+            return self._create(prefix)
+
+    def _create(self, prefix: str) -> str:
         template = self.template()
         name = f"heritage_{prefix}_{uuid.uuid4().hex[:12]}"
         with self.admin.connect() as conn:
