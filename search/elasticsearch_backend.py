@@ -235,10 +235,11 @@ class ElasticsearchBackend(SearchBackend):
         if not texts or not item_ids:
             return []
         self.ensure_index()
-        query = {"bool": {"must": [compile_query(Or(tuple(texts)))],
-                          "filter": [{"terms": {"kind": ["page", "segment"]}}, {"terms": {"item_id": item_ids}}]}}
+        # filter context: no scoring, cacheable — which pages match is all that is needed here
+        query = {"bool": {"filter": [{"terms": {"item_id": item_ids}}, {"terms": {"kind": ["page", "segment"]}},
+                                     compile_query(Or(tuple(texts)))]}}
         resp = self._call(lambda: self.client.search(index=self.alias, query=query, size=limit,
-                                                     _source=["item_id", "kind", "ref"]))
+                                                     track_total_hits=False, _source=["item_id", "kind", "ref"]))
         return [SubHit(int(h["_source"]["item_id"]), h["_source"]["kind"], int(h["_source"]["ref"]))
                 for h in resp["hits"]["hits"]]
 

@@ -261,7 +261,7 @@ class WhooshBackend(SearchBackend):
         flt = wq.And([wq.Or([wq.Term("kind", "page"), wq.Term("kind", "segment")]),
                       wq.Or([wq.Term("item_key", str(i)) for i in item_ids])])
         with self.ix.searcher() as s:
-            results = s.search(q, filter=flt, limit=limit)
+            results = s.search(q, filter=flt, limit=limit, scored=False)  # which pages, not how well
             return [SubHit(int(h["item_num"]), h["kind"], int(h["ref"])) for h in results]
 
     def count(self) -> int:
