@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from config import HeritageError
+from config import HeritageError, Unavailable
 from repository import Repository
 from repository import jobs as queue
 from repository.models import Item, ItemState, Job, JobState
@@ -85,15 +85,25 @@ class Worker:
         signal.signal(signal.SIGTERM, self._stop)
         ran = 0
         last_drain = 0.0
+        backoff = 1.0
         while not self.stopping:
-            job = queue.claim(self.repo.db, self.name, kinds=list(handlers),
-                              stale_after=self.repo.settings.job_stale_seconds)
-            if job is not None:
-                self.run_job(job, handlers[job.kind])
-                ran += 1
-            if job is not None or time.monotonic() - last_drain > 5:
-                self.drain_search()
-                last_drain = time.monotonic()
+            try:
+                job = queue.claim(self.repo.db, self.name, kinds=list(handlers),
+                                  stale_after=self.repo.settings.job_stale_seconds)
+                if job is not None:
+                    self.run_job(job, handlers[job.kind])
+                    ran += 1
+                if job is not None or time.monotonic() - last_drain > 5:
+                    self.drain_search()
+                    last_drain = time.monotonic()
+            except Unavailable as exc:
+                # the database is restarting: wait and try again, never exit. A job cut off here
+                # is taken over as stale (its handler resumes from what was committed).
+                log.warning("%s; retrying in %.0f s", exc, backoff)
+                time.sleep(backoff)
+                backoff = min(backoff * 2, 30.0)
+                continue
+            backoff = 1.0
             if job is None:
                 if once:
                     break

@@ -102,3 +102,46 @@ def test_postgres_restart_gives_clean_503s_and_recovers(private_pg, materials, t
     n = sum(len(v) for v in gap.values())
     record_figure("PostgreSQL restart under the web",
                   f"{n}/{n} requests in the gap answered 503 cleanly; all {len(paths)} URLs back in {took:.1f}s")
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_a_worker_outlives_a_postgres_restart_and_then_runs_jobs(private_pg, tmp_path, count_case):
+    """A `heritage worker` whose database goes away waits with back-off instead of exiting, and
+    runs queued jobs once the database is back."""
+    import sys
+
+    from config import load_settings
+    from repository import Repository
+    from repository import jobs as queue
+    from repository.models import Event
+    from sqlalchemy import select
+    from tests.scaleout.queue_probe import EVENT, KIND, WORKER_CODE
+
+    count_case("service faults")
+    url = private_pg.run("start").splitlines()[-1]
+    env = {**os.environ, "HERITAGE_DATA_DIR": str(tmp_path / "d"), "HERITAGE_DATABASE_URL": url}
+    repo = Repository.open(load_settings(env), create=True)
+    worker = subprocess.Popen([sys.executable, "-c", WORKER_CODE.format(root=str(ROOT)), "w-restart"], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert worker.stdout.readline().strip() == "ready"
+        private_pg.run("stop")
+        time.sleep(4)  # several claim attempts fail while the database is down
+        assert worker.poll() is None, f"the worker exited during the outage: {worker.stderr.read()[-500:]}"
+        private_pg.run("start")
+        repo.db.engine.dispose()
+        with repo.db.transaction() as s:
+            job_id = queue.enqueue(s, KIND, {"sleep": 0}).id
+        deadline = time.monotonic() + 60
+        ran = []
+        while time.monotonic() < deadline and not ran:
+            with repo.session() as s:
+                ran = [e for e in s.scalars(select(Event).where(Event.type == EVENT))
+                       if e.detail.get("job") == job_id]
+            time.sleep(0.3)
+        assert ran and ran[0].detail["worker"] == "w-restart"
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+        repo.db.dispose()
