@@ -130,27 +130,3 @@ def builder(repo, tmp_path) -> ItemBuilder:
     return ItemBuilder(repo, d)
 
 
-@pytest.fixture
-def app(settings, repo, monkeypatch):
-    """The real app; if another engineer's blueprint does not import yet (shared work tree in
-    progress), the app is built without that blueprint so the IIIF tests still test IIIF."""
-    import importlib
-    import warnings
-
-    import web.app as web_app
-
-    usable = []
-    for spec in web_app.BLUEPRINTS:
-        try:
-            importlib.import_module(spec.split(":")[0])
-            usable.append(spec)
-        except Exception as exc:  # noqa: BLE001 - any import failure of a foreign module
-            if spec == "web.iiif:bp":
-                raise
-            warnings.warn(f"blueprint {spec} left out: {exc}")
-    if "web.iiif:bp" not in usable:
-        usable.append("web.iiif:bp")
-    monkeypatch.setattr(web_app, "BLUEPRINTS", tuple(usable))
-    application = web_app.create_app(settings, repo)
-    application.config.update(TESTING=True)
-    return application
