@@ -154,6 +154,11 @@ def _oral_material(work: Path):
                    "Oral history: neighbours chatting (synthesised speech demo)",
                    subject=["口述歷史", "粵語"], date="1998")
     md["type"] = ["Sound"]
+    md["description"] = [
+        {"value": "香港粵語語料庫（HKCanCor）對話選段，由 espeak-ng 粵語語音朗讀；逐字稿即朗讀的原文，時間碼按每句語音長度計算。",
+         "lang": "zh-Hant"},
+        {"value": "Conversation excerpts from HKCanCor read aloud by espeak-ng's Cantonese voice; the transcript is "
+                  "the text that was spoken, timed from each spoken line's length.", "lang": "en"}]
     yield "oral", [media], md, {"transcript": vtt}
 
 

@@ -323,6 +323,8 @@ def item_page(item_id: int):
     chapters = [s for s in item.segments if s.kind == "chapter"] if is_av else []
     has_text = any(p.text for p in item.pages) or bool(item.segments)
     elements = i18n.display_elements(item.metadata_, DC_ORDER)
+    if [v.get("value", "").lower() for v in item.metadata_.get("type", [])] == [item.type.lower()]:
+        elements.remove("type")  # the same DCMI type is shown, translated, as the item's type
     from web.usage import record_view
 
     record_view(repo_of(), item.id, g.viewer)
