@@ -23,6 +23,7 @@ from repository.dublin_core import ELEMENTS
 from repository.models import Collection, Exhibit, Item
 from repository.preservation import dc_xml, records
 from web.app import repo_of
+from web.params import int_arg
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -41,20 +42,6 @@ def base_url() -> str:
     """The public URL prefix: the ``base_url`` setting, else taken from the request."""
     configured = current_app.config["HERITAGE"].base_url
     return (configured or request.url_root).rstrip("/")
-
-
-def int_arg(name: str, default: int, lo: int, hi: int) -> int:
-    """An integer query parameter within [lo, hi], or InvalidInput naming it."""
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise InvalidInput(f"{name} must be a whole number, got {raw!r}", field=name) from None
-    if not lo <= value <= hi:
-        raise InvalidInput(f"{name} must be between {lo} and {hi}, got {value}", field=name)
-    return value
 
 
 def _item_id(raw: str) -> int:

@@ -26,6 +26,7 @@ from config import InvalidInput, NotFound
 from repository.access import require_view
 from repository.models import File, Item
 from web.app import repo_of
+from web.params import clock
 
 bp = Blueprint("media", __name__)
 
@@ -174,10 +175,4 @@ def av_player(item: Item) -> dict[str, Any]:
     }
 
 
-@bp.app_template_filter("av_clock")
-def av_clock(seconds: float | None) -> str:
-    """Seconds → ``h:mm:ss`` (or ``m:ss`` under an hour) for transcript lines."""
-    s = int(seconds or 0)
-    h, rest = divmod(s, 3600)
-    m, sec = divmod(rest, 60)
-    return f"{h}:{m:02d}:{sec:02d}" if h else f"{m}:{sec:02d}"
+bp.add_app_template_filter(clock, "av_clock")

@@ -25,6 +25,7 @@ from repository.access import can_view, require_view, visible_filter
 from repository.models import Collection, Exhibit, File, Institution, Item, Page
 from web import i18n
 from web.app import repo_of
+from web.params import clock, int_arg
 
 bp = Blueprint("public", __name__)
 
@@ -83,22 +84,6 @@ def _close_session(_exc) -> None:
 def reader() -> str:
     """The BCP 47 tag of the script the reader reads (from the UI locale)."""
     return i18n.locale_tag(str(get_locale() or ""))
-
-
-def int_arg(name: str, default: int, *, low: int = 1, high: int = 10_000) -> int:
-    """A whole-number request parameter, or :class:`InvalidInput` saying what is wrong."""
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise InvalidInput(_("The parameter %(name)s must be a whole number, got “%(value)s”.",
-                             name=name, value=raw[:40]), field=name) from None
-    if not low <= value <= high:
-        raise InvalidInput(_("The parameter %(name)s must be between %(low)s and %(high)s.",
-                             name=name, low=low, high=high), field=name)
-    return value
 
 
 def visible_item(item_id: int) -> Item:
@@ -249,13 +234,7 @@ def reader_lang() -> str:
     return reader()
 
 
-@bp.app_template_filter("timecode")
-def timecode(seconds: float | None) -> str:
-    """Template: seconds as H:MM:SS or M:SS."""
-    s = int(seconds or 0)
-    h, rem = divmod(s, 3600)
-    m, sec = divmod(rem, 60)
-    return f"{h}:{m:02d}:{sec:02d}" if h else f"{m}:{sec:02d}"
+bp.add_app_template_filter(clock, "timecode")
 
 
 @bp.app_template_global()
@@ -383,7 +362,7 @@ def item_text(item_id: int):
     for s in item.segments:
         if s.kind == "transcript" and s.text:
             who = f"{s.speaker}: " if s.speaker else ""
-            lines.append(f"[{timecode(s.start)}–{timecode(s.end)}] {who}{s.text}")
+            lines.append(f"[{clock(s.start)}–{clock(s.end)}] {who}{s.text}")
     body = "\n".join(lines).rstrip() + "\n"
     return Response(body, mimetype="text/plain", headers={
         "Content-Disposition": f"attachment; filename=item-{item.id}.txt",

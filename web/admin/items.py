@@ -17,18 +17,10 @@ from repository.models import Event, Item, ItemState, Job, JobState, Tombstone, 
 from web.admin import bp
 from web.admin.common import load_item, put_error, repo, safe_filename, temp_root, viewer
 from web.admin.forms import ActionForm, MetadataForm, ReplaceForm, metadata_from_form, metadata_to_form
+from web.params import int_arg
 
 PER_PAGE = 50
 STATES = [s.value for s in ItemState]
-
-
-def _int_arg(name: str, default: int = 1) -> int:
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return default
-    if not raw.isdigit() or int(raw) < 1 or int(raw) > 100_000:
-        raise InvalidInput(_("%(name)s must be a whole number from 1, got %(raw)s", name=name, raw=raw[:20]))
-    return int(raw)
 
 
 @bp.get("/")
@@ -55,7 +47,7 @@ def items():
     if state and state not in STATES:
         raise InvalidInput(_("Unknown state %(s)s; use one of %(all)s", s=state[:20], all=", ".join(STATES)))
     q = (request.args.get("q") or "").strip()[:200]
-    page = _int_arg("page")
+    page = int_arg("page", 1, high=100_000)
     with repo().session() as s:
         query = select(Item).where(visible_filter(v), Item.deleted_at.is_(None))
         if state:
