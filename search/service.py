@@ -10,7 +10,7 @@ import threading
 import weakref
 from typing import Any, Callable
 
-from sqlalchemy import delete, func, select, tuple_
+from sqlalchemy import and_, delete, func, or_, select
 
 from config import InvalidInput
 from repository import Repository
@@ -92,8 +92,14 @@ def search(repo: Repository, q: str, *, filters: dict[str, list[str]] | None = N
         segs_wanted = {h.ref for h in subs if h.kind == "segment"}
         pages: dict[int, list[Page]] = {}
         if pages_wanted:
-            wanted = sorted(pages_wanted)
-            for p in s.scalars(select(Page).where(tuple_(Page.item_id, Page.n).in_(wanted)).order_by(Page.n)):
+            # one (item_id = ? AND n IN (…)) per item uses the (item_id, n) index on every database
+            # (a row-value IN makes SQLite scan the whole page table)
+            by_item: dict[int, set[int]] = {}
+            for i, n in pages_wanted:
+                by_item.setdefault(i, set()).add(n)
+            query = select(Page).where(or_(*(and_(Page.item_id == i, Page.n.in_(ns))
+                                             for i, ns in by_item.items()))).order_by(Page.n)
+            for p in s.scalars(query):
                 pages.setdefault(p.item_id, []).append(p)
         segs: dict[int, list[Segment]] = {}
         if segs_wanted:
