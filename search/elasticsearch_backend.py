@@ -174,13 +174,15 @@ class ElasticsearchBackend(SearchBackend):
                 helpers.bulk(self.client, self._actions(docs, gen, self.alias), chunk_size=500)
             self.client.indices.refresh(index=self.alias)
             if ids:
-                self._delete_stale(ids, gen)
+                self._delete_stale(ids, [d.id for d in docs])
         self._call(go)
 
-    def _delete_stale(self, ids: list[int], gen: str) -> None:
-        """Delete the items' documents not of generation ``gen`` (found by search, deleted in bulk:
-        the integ-test-zip distribution has no delete-by-query, which lives in the reindex module)."""
-        stale = {"bool": {"filter": [{"terms": {"item_id": ids}}], "must_not": [{"term": {"gen": gen}}]}}
+    def _delete_stale(self, ids: list[int], keep: list[str]) -> None:
+        """Delete the items' documents whose ids are not in ``keep`` (found by search, deleted in
+        bulk: the integ-test-zip distribution has no delete-by-query, which lives in the reindex
+        module). By id, not by write generation: two drains replacing the same item at once write
+        the same ids, so neither deletes what the other wrote."""
+        stale = {"bool": {"filter": [{"terms": {"item_id": ids}}], "must_not": [{"ids": {"values": keep}}]}}
         while True:
             resp = self.client.search(index=self.alias, query=stale, size=5000, _source=False)
             hits = resp["hits"]["hits"]

@@ -9,6 +9,7 @@ nothing is lost, and because documents are replaced per item, nothing is indexed
 from __future__ import annotations
 
 import logging
+import time
 
 from sqlalchemy import delete, func, select, update
 
@@ -26,11 +27,28 @@ def pending(repo: Repository) -> int:
         return s.scalar(select(func.count()).select_from(IndexTask)) or 0
 
 
-def drain_outbox(repo: Repository, *, batch: int = BATCH, max_batches: int | None = None) -> int:
+def drain_outbox(repo: Repository, *, batch: int = BATCH, max_batches: int | None = None,
+                 wait: float = 30.0) -> int:
     """Push waiting index tasks to the backend; returns how many remain.
 
-    Never raises for an unreachable backend: the tasks stay and the count says so.
+    One drain at a time across all processes and hosts (``repository.jobs.exclusive``): a drain
+    reading the database before another one's newer read could otherwise write older documents
+    last. Waits up to ``wait`` seconds for a running drain to finish. Never raises for an
+    unreachable backend: the tasks stay and the count says so.
     """
+    from repository.jobs import exclusive
+
+    deadline = time.monotonic() + wait
+    while True:
+        with exclusive(repo.db, "search-outbox") as mine:
+            if mine:
+                return _drain(repo, batch, max_batches)
+        if time.monotonic() >= deadline:
+            return pending(repo)  # another process is draining; it will index these
+        time.sleep(0.2)
+
+
+def _drain(repo: Repository, batch: int, max_batches: int | None) -> int:
     from search.documents import load_documents
     from search.service import backend_for
 
