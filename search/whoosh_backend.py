@@ -63,6 +63,15 @@ class JyutpingTokenizer(Tokenizer):
             yield t
 
 
+class FacetListColumn(columns.VarBytesListColumn):
+    """Whoosh 2.7.4's list columns lack the default value that a multi-segment reader asks for
+    when one segment has no such column (e.g. a segment written by a concurrent commit holding
+    only documents without that facet): searching then fails with an AttributeError. A document
+    without the facet has no values: the empty list."""
+
+    _default: list = []  # noqa: RUF012 - read-only shared default
+
+
 class FacetField(fields.KEYWORD):
     """Multi-valued exact values (values may contain spaces and commas: joined by U+001F)."""
 
@@ -71,7 +80,7 @@ class FacetField(fields.KEYWORD):
         self.analyzer = RegexTokenizer(r"[^\x1f]+")
         # a per-document list column: facet counting reads it for the matched documents only,
         # instead of Whoosh rebuilding a list for every document of the index on each search
-        self.column_type = columns.VarBytesListColumn()
+        self.column_type = FacetListColumn()
 
     def to_column_value(self, value):
         return [v.encode("utf-8") for v in value.split(SEP) if v]
