@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 started=()
-cleanup() { for s in "${started[@]}"; do bash "scripts/$s.sh" stop || true; done; }
+# stop only what this run started (FORCE: the Elasticsearch script otherwise counts its users)
+cleanup() { for s in "${started[@]}"; do FORCE=1 bash "scripts/$s.sh" stop || true; done; }
 trap cleanup EXIT
 for s in elasticsearch postgres; do
   [ -f "scripts/$s.sh" ] || continue

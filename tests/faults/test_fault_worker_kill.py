@@ -118,7 +118,9 @@ def test_kill_9_worker_mid_job_resumes_and_completes_exactly_once(kind, tmp_path
         (tmp_path / "b").mkdir()
         second = make_scan_dir(tmp_path / "b", 1)
     else:
-        src = make_video(tmp_path, 16)
+        # long enough that the 10–70 % window spans several of ffmpeg's 0.5 s progress reports
+        # even on an idle machine (16 s of video transcoded in ~1 s and the poll missed it)
+        src = make_video(tmp_path, 90)
         second = tmp_path / "short.wav"
         subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "sine=duration=1", str(second)],
                        check=True, timeout=60)
