@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable, TypeVar
 
 from whoosh import columns, fields, index, query as wq, sorting, writing
 from whoosh.analysis import RegexTokenizer, Token, Tokenizer
@@ -18,6 +18,8 @@ from search import analysis
 from search.backend import FACETS, BackendResult, SearchBackend, SearchRequest, SubHit
 from search.documents import TEXT_FIELDS, Document
 from search.query import And, MatchAll, Node, Not, Or, Text, YearRange
+
+T = TypeVar("T")
 
 
 class HeritageTokenizer(Tokenizer):
@@ -164,6 +166,25 @@ class WhooshBackend(SearchBackend):
                     self._ix = index.open_dir(str(self.directory))
         return self._ix
 
+    def _read(self, fn: Callable[[Any], T]) -> T:
+        """Run ``fn(searcher)`` on the newest generation of the index.
+
+        Whoosh has no reader snapshot across processes: between reading the newest table of
+        contents and opening its files, another process's commit may replace that generation
+        and delete its files (FileNotFoundError). The newer generation is then complete, so
+        reading again sees it; a few attempts are plenty.
+        """
+        for attempt in range(5):
+            try:
+                with self.ix.searcher() as searcher:
+                    return fn(searcher)
+            except FileNotFoundError:
+                if attempt == 4:
+                    raise Unavailable("the search index is being rewritten; try again shortly") from None
+                self.close()
+                time.sleep(0.05 * (attempt + 1))
+        raise AssertionError("unreachable")
+
     def _writer(self, **kw):
         try:
             return self.ix.writer(timeout=self.lock_timeout, **kw)
@@ -247,10 +268,9 @@ class WhooshBackend(SearchBackend):
             sortedby = [sorting.FieldFacet("date_sort"), sorting.FieldFacet("item_num")]
         elif request.sort == "title":
             sortedby = [sorting.FieldFacet("title_sort"), sorting.FieldFacet("item_num")]
-        with self.ix.searcher() as s:
+        def run(s) -> tuple[int, list[tuple[int, float]], dict[str, list[tuple[str, int]]]]:
             results = s.search(q, filter=wq.And(filters), limit=request.offset + request.limit,
                                sortedby=sortedby, groupedby=groupedby)
-            total = len(results)
             items = [(int(hit["item_num"]), float(hit.score or 0.0) if sortedby is None else 0.0)
                      for hit in results[request.offset:request.offset + request.limit]]
             facets: dict[str, list[tuple[str, int]]] = {}
@@ -260,6 +280,9 @@ class WhooshBackend(SearchBackend):
                     facets[name] = sorted(((k.decode("utf-8") if isinstance(k, bytes) else str(k), int(c))
                                            for k, c in counts.items() if k is not None),
                                           key=lambda kv: (-kv[1], kv[0]))
+            return len(results), items, facets
+
+        total, items, facets = self._read(run)
         return BackendResult(total, items, facets, took_ms=(time.perf_counter() - t0) * 1000)
 
     def locate(self, root: Node, item_ids: list[int], limit: int = 500) -> list[SubHit]:
@@ -269,18 +292,18 @@ class WhooshBackend(SearchBackend):
         q = wq.Or([compile_query(t) for t in texts])
         flt = wq.And([wq.Or([wq.Term("kind", "page"), wq.Term("kind", "segment")]),
                       wq.Or([wq.Term("item_key", str(i)) for i in item_ids])])
-        with self.ix.searcher() as s:
+        def run(s) -> list[SubHit]:
             results = s.search(q, filter=flt, limit=limit, scored=False)  # which pages, not how well
             return [SubHit(int(h["item_num"]), h["kind"], int(h["ref"])) for h in results]
 
+        return self._read(run)
+
     def count(self) -> int:
-        with self.ix.searcher() as s:
-            return len(s.search(wq.Term("kind", "item"), limit=1))
+        return self._read(lambda s: len(s.search(wq.Term("kind", "item"), limit=1)))
 
     def health(self) -> dict:
         try:
-            with self.ix.searcher() as s:
-                return {"ok": True, "backend": self.name, "documents": s.doc_count()}
+            return {"ok": True, "backend": self.name, "documents": self._read(lambda s: s.doc_count())}
         except Exception as exc:  # health never raises
             return {"ok": False, "backend": self.name, "error": str(exc)}
 
