@@ -80,3 +80,16 @@ def test_missing_data_directory_before_init(tmp_path):
     r = run(["collection", "add", "a", "--title", "b"], env)
     assert r.returncode == 1 and "heritage init" in r.stderr
     assert not (tmp_path / "never").exists()
+
+
+def test_search_with_the_cluster_down_is_one_line(tmp_path):
+    """Library log records do not add lines to a one-shot verb's one-line reason."""
+    from tests.conftest import free_port
+
+    env = {"PATH": "/usr/bin:/bin", "HERITAGE_DATA_DIR": str(tmp_path / "d")}
+    assert run(["init"], env).returncode == 0
+    env |= {"HERITAGE_SEARCH": "elasticsearch", "HERITAGE_ELASTICSEARCH_URL": f"http://127.0.0.1:{free_port()}"}
+    r = run(["search", "廣州"], env)
+    assert r.returncode == 1
+    assert r.stderr.startswith("heritage: Search is temporarily unavailable")
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr

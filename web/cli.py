@@ -8,6 +8,7 @@ and a non-zero exit (2 for usage errors, 1 otherwise).
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 import sys
 from functools import cached_property
@@ -76,8 +77,27 @@ def _register_all() -> None:
         importlib.import_module(name).register(cli)
 
 
+LONG_RUNNING = ("serve", "worker")
+
+
+def _configure_logging(argv: list[str]) -> None:
+    """One-shot verbs print one line on failure, so library log records stay quiet (errors only);
+    the long-running ``serve`` and ``worker`` log what they do. ``HERITAGE_LOG_LEVEL`` overrides."""
+    words = iter(argv)
+    verb = ""
+    for word in words:
+        if word in ("--data-dir", "--config"):
+            next(words, None)  # the option's value
+        elif not word.startswith("-"):
+            verb = word
+            break
+    level = os.environ.get("HERITAGE_LOG_LEVEL") or ("INFO" if verb in LONG_RUNNING else "ERROR")
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script; returns the exit code."""
+    _configure_logging(sys.argv[1:] if argv is None else list(argv))
     _register_all()
     try:
         cli.main(args=argv, prog_name="heritage", standalone_mode=False)
