@@ -18,7 +18,6 @@ import argparse
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -27,23 +26,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from tests.conftest import free_port_pair  # noqa: E402
 SCRIPT = ROOT / "scripts" / "elasticsearch.sh"
-
-
-def free_pair() -> int:
-    """A free HTTP port whose transport port (+100) is free too (scripts/elasticsearch.sh)."""
-    for _ in range(50):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        if port + 100 < 65535:
-            with socket.socket() as t:
-                try:
-                    t.bind(("127.0.0.1", port + 100))
-                    return port
-                except OSError:
-                    continue
-    raise RuntimeError("no free port pair")
 
 
 def es_cache() -> Path:
@@ -74,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from ingest.samples import cantonese_sentences, render_text_page
 
-    port = free_pair()
+    port = free_port_pair()
     url = f"http://127.0.0.1:{port}"
     tmp = Path(tempfile.mkdtemp(prefix="heritage-esfault-"))
     data = tmp / "data"

@@ -26,6 +26,21 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def free_port_pair() -> int:
+    """A free HTTP port whose transport port (+100) is free too, for an own Elasticsearch node
+    started by scripts/elasticsearch.sh with PORT=…"""
+    for _ in range(50):
+        port = free_port()
+        if port + 100 < 65535:
+            with socket.socket() as t:
+                try:
+                    t.bind(("127.0.0.1", port + 100))
+                    return port
+                except OSError:
+                    continue
+    raise RuntimeError("no free port pair")
+
+
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Path:
     d = tmp_path / "data"

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 from pathlib import Path
 
@@ -16,24 +15,9 @@ from repository.models import Collection, IndexTask, Item
 from search import drain_outbox
 from search.service import backend_for, search
 from tests.conformance.corpus import ANON, SCRIPT, close_repo, open_repo
+from tests.conftest import free_port_pair
 
 pytestmark = [pytest.mark.elasticsearch, pytest.mark.slow]
-
-
-def _free_pair() -> int:
-    """A free HTTP port whose transport port (+100) is free too."""
-    for _ in range(50):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        if port + 100 < 65535:
-            with socket.socket() as t:
-                try:
-                    t.bind(("127.0.0.1", port + 100))
-                    return port
-                except OSError:
-                    continue
-    raise RuntimeError("no free port pair")
 
 
 def _script(cmd: str, port: int) -> None:
@@ -42,7 +26,7 @@ def _script(cmd: str, port: int) -> None:
 
 @pytest.fixture
 def own_node(es_url):  # es_url: the distribution is fetched and unpacked once, by the shared start
-    port = _free_pair()
+    port = free_port_pair()
     _script("start", port)
     yield port
     _script("stop", port)
