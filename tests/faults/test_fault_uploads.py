@@ -282,3 +282,84 @@ def test_control_good_recording_is_accepted_by_every_entry_point(fault_env, web,
     with fault_env.repo.session() as s:
         items = [s.get(Item, i) for i in ids]
         assert all(i is not None and i.state == "processing" for i in items)
+
+
+# ---- the admin CSV batch page over HTTP ------------------------------------------------------------
+# The same hostile CSVs and zips as `heritage import-csv`, sent through the browser form: the dry-run
+# step must answer 4xx with the problem in the page, ingest nothing, and (when the upload itself is
+# refused) leave no temp folder; a batch whose rows have problems cannot be run as a whole.
+def post_batch(web, csv_bytes: bytes, *, archive: bytes | None = None, files: dict[str, bytes] | None = None):
+    server, session, token = web
+    upload = [("csv", ("rows.csv", io.BytesIO(csv_bytes), "text/csv"))]
+    if archive is not None:
+        upload.append(("archive", ("files.zip", io.BytesIO(archive), "application/zip")))
+    for name, data in (files or {}).items():
+        upload.append(("files", (name, io.BytesIO(data), "application/octet-stream")))
+    return session.post(f"{server.url}/admin/batch?lang=en", data={"csrf_token": token, "collection": "c"},
+                        files=upload, timeout=120)
+
+
+def _batch_dirs(repo) -> set[str]:
+    return {p.name for p in (repo.settings.data_dir / "tmp").glob("batch-*")}
+
+
+@pytest.mark.parametrize("csv_text, says", BAD_CSV)
+def test_hostile_csv_via_admin_batch_page(csv_text, says, fault_env, web, materials, count_case):
+    import html
+
+    count_case("hostile uploads: admin CSV batch page (HTTP)")
+    server, session, token = web
+    before, dirs = snapshot(fault_env.repo), _batch_dirs(fault_env.repo)
+    body = csv_text if isinstance(csv_text, bytes) else csv_text.encode("utf-8")
+    r = post_batch(web, body, files={"a.wav": materials.wav})
+    assert 400 <= r.status_code < 500, (r.status_code, r.text[:300])
+    assert "Traceback" not in r.text
+    text = html.unescape(r.text)
+    assert says.lower() in text.lower(), text[-2000:]
+    assert "Nothing has been ingested" in text or r.status_code == 400
+    new = _batch_dirs(fault_env.repo) - dirs
+    if r.status_code == 400:  # the upload itself was refused: its folder is gone
+        assert not new
+    else:  # 422: a dry-run report was shown; running the batch as a whole is refused
+        (work,) = new
+        run = session.post(f"{server.url}/admin/batch/{work.removeprefix('batch-')}/run?lang=en",
+                           data={"csrf_token": token}, timeout=120)
+        assert run.status_code == 400, run.status_code
+        assert "Traceback" not in run.text
+    assert healthy(server.url)
+    after = snapshot(fault_env.repo)
+    assert after.counts == before.counts and after.objects == before.objects
+
+
+@pytest.mark.parametrize("members, symlink, says", [
+    pytest.param([("../evil.wav", b"x")], None, "..", id="zip-slip-dotdot"),
+    pytest.param([("/etc/evil.wav", b"x")], None, "absolute", id="zip-absolute-path"),
+    pytest.param([("a.wav", b"x")], "link.wav", "symbolic link", id="zip-symlink"),
+    pytest.param([("a.wav", b"\x00" * (20 * 1024 * 1024))], None, "MB", id="zip-bomb-over-limit"),
+    pytest.param("notazip", None, "not a valid zip", id="not-a-zip"),
+])
+def test_hostile_zip_via_admin_batch_page(members, symlink, says, fault_env, web, count_case):
+    import html
+
+    count_case("hostile uploads: admin CSV batch page (HTTP)")
+    before = snapshot(fault_env.repo)
+    archive = b"PK\x03\x04 not really" if members == "notazip" else _zip(members, symlink)
+    r = post_batch(web, b"file,title\na.wav,x\n", archive=archive)
+    assert r.status_code == 400, (r.status_code, r.text[:300])
+    assert says in html.unescape(r.text)
+    assert "Traceback" not in r.text
+    assert healthy(web[0].url)
+    assert_nothing_left(fault_env.repo, before)
+    data = fault_env.repo.settings.data_dir
+    assert not list(data.rglob("evil.wav")) and not (data.parent / "evil.wav").exists()
+
+
+def test_admin_batch_page_without_csrf_token_is_refused(fault_env, web, materials, count_case):
+    count_case("hostile uploads: admin CSV batch page (HTTP)")
+    server, session, _ = web
+    before = snapshot(fault_env.repo)
+    r = session.post(f"{server.url}/admin/batch", data={"csrf_token": "forged", "collection": "c"},
+                     files=[("csv", ("rows.csv", io.BytesIO(b"file,title\na.wav,x\n"), "text/csv")),
+                            ("files", ("a.wav", io.BytesIO(materials.wav), "audio/wav"))], timeout=60)
+    assert r.status_code == 400 and "Traceback" not in r.text
+    assert_nothing_left(fault_env.repo, before)
