@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -13,6 +14,7 @@ from config.errors import ConfigError
 SEARCH_BACKENDS = ("whoosh", "elasticsearch")
 #: Tesseract models the product knows how to use; "auto" picks per page (see ingest.ocr).
 OCR_LANGUAGE_CHOICES = ("auto", "chi_tra", "chi_sim", "chi_tra_vert", "chi_sim_vert", "eng")
+EMAIL_RE = re.compile(r"\S+@(\S+\.)+\S+")  # the pattern OAI-PMH.xsd gives adminEmail
 LOCALES = ("zh_Hant", "zh_Hans", "en")
 
 
@@ -36,6 +38,7 @@ class Settings:
     default_locale: str = "zh_Hant"
     tile_cache_bytes: int = 512 * 1024**2
     institution_name: str = "嶺南文獻庫"
+    admin_email: str = "heritage-admin@example.invalid"  # shown to harvesters (OAI-PMH Identify); set it
     config_file: Path | None = field(default=None, compare=False)
 
     # ---- derived values -------------------------------------------------------------------
@@ -124,6 +127,9 @@ def _validate(s: Settings) -> Settings:
             raise ConfigError(
                 f"HERITAGE_DATABASE_URL: only sqlite:// and postgresql:// are supported, got {url.drivername!r}"
             )
+    if not EMAIL_RE.fullmatch(s.admin_email):
+        # the OAI-PMH schema's own pattern for adminEmail: harvesters reject anything else
+        raise ConfigError(f"HERITAGE_ADMIN_EMAIL: must be an e-mail address like name@library.org, got {s.admin_email!r}")
     for name in ("elasticsearch_url", "base_url"):
         value = getattr(s, name)
         if value and not value.startswith(("http://", "https://")):

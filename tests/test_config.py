@@ -29,6 +29,7 @@ def test_environment_overrides_toml_file(tmp_path):
     ({"HERITAGE_SECURE_COOKIES": "perhaps"}, "HERITAGE_SECURE_COOKIES"),
     ({"HERITAGE_ELASTICSEARCH_URL": "localhost:9200"}, "HERITAGE_ELASTICSEARCH_URL"),
     ({"HERITAGE_CONFIG": "/nonexistent/h.toml"}, "HERITAGE_CONFIG"),
+    ({"HERITAGE_ADMIN_EMAIL": "admin@localhost"}, "HERITAGE_ADMIN_EMAIL"),
 ])
 def test_a_wrong_setting_fails_naming_the_setting(env, named):
     with pytest.raises(ConfigError) as info:

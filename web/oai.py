@@ -311,7 +311,7 @@ def identify(s: Session, root: etree._Element) -> None:
     sub(el, "repositoryName", settings.institution_name)
     sub(el, "baseURL", base_url() + "/oai")
     sub(el, "protocolVersion", "2.0")
-    sub(el, "adminEmail", current_app.config.get("OAI_ADMIN_EMAIL", "heritage-admin@localhost"))
+    sub(el, "adminEmail", current_app.config["HERITAGE"].admin_email)
     sub(el, "earliestDatestamp", fmt_date(min(earliest) if earliest else EARLIEST_FALLBACK))
     sub(el, "deletedRecord", "persistent")
     sub(el, "granularity", "YYYY-MM-DDThh:mm:ssZ")

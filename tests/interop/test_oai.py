@@ -228,3 +228,36 @@ def test_odd_argument_values_never_break_the_response(client, harvest_data):
                 err = root.find(f"{OAI}error")
                 seen.add(err.get("code") if err is not None else "ok")
     assert {"badArgument", "idDoesNotExist", "noRecordsMatch", "ok"} <= seen
+
+
+# ---- every response against the OAI-PMH 2.0 XML schema ------------------------------------------
+@pytest.fixture(scope="module")
+def oai_schema():
+    from pathlib import Path
+
+    return etree.XMLSchema(etree.parse(str(Path(__file__).parent / "schemas" / "OAI-PMH.xsd")))
+
+
+def test_every_response_is_valid_against_the_oai_pmh_schema(live_server, harvest_data, sample, oai_schema):
+    requests_made = [
+        {"verb": "Identify"},
+        {"verb": "ListMetadataFormats"},
+        {"verb": "ListMetadataFormats", "identifier": f"{PREFIX}{sample['pub1']}"},
+        {"verb": "ListSets"},
+        {"verb": "ListIdentifiers", "metadataPrefix": "oai_dc"},
+        {"verb": "ListRecords", "metadataPrefix": "oai_dc"},
+        {"verb": "ListRecords", "metadataPrefix": "oai_dc", "set": "collection:oral"},
+        {"verb": "GetRecord", "identifier": f"{PREFIX}{sample['pub1']}", "metadataPrefix": "oai_dc"},
+        *[dict(params) for params, _code in ERROR_CASES],
+    ]
+    checked = 0
+    while requests_made:
+        params = requests_made.pop(0)
+        r = requests.get(f"{live_server}/oai", params=params)
+        root = etree.fromstring(r.content)
+        assert oai_schema.validate(root), (params, oai_schema.error_log.last_error)
+        checked += 1
+        tok = root.find(f".//{OAI}resumptionToken")
+        if tok is not None and tok.text:  # follow every page of a list, deleted records included
+            requests_made.append({"verb": params["verb"], "resumptionToken": tok.text})
+    assert checked > len(ERROR_CASES) + 8  # the lists really had further pages
