@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -16,7 +17,8 @@ from typing import BinaryIO, Iterator
 
 from config import InvalidInput
 
-CHUNK = 1024 * 1024
+CHUNK = 4 * 1024 * 1024
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass(frozen=True)
@@ -32,7 +34,7 @@ class ObjectStore:
         self.root = Path(root)
 
     def path(self, sha256: str) -> Path:
-        if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
+        if not _SHA256.fullmatch(sha256):  # a regex: this runs on every IIIF tile request
             raise InvalidInput(f"not a SHA-256 identifier: {sha256!r}")
         return self.root / sha256[:2] / sha256[2:4] / sha256
 
@@ -47,30 +49,74 @@ class ObjectStore:
         fd, tmp_name = tempfile.mkstemp(prefix=".tmp-", dir=self.root)
         tmp = Path(tmp_name)
         try:
-            with os.fdopen(fd, "wb") as out:
-                while chunk := stream.read(CHUNK):
+            with os.fdopen(fd, "wb", buffering=0) as out:
+                # one reused buffer: each byte is read once, hashed and written (hashlib releases
+                # the GIL on buffers this size, so another thread's work overlaps)
+                buf = bytearray(CHUNK)
+                view = memoryview(buf)
+                readinto = getattr(stream, "readinto", None)
+                while True:
+                    if readinto is not None:
+                        n = readinto(buf)
+                        chunk = view[:n] if n else b""
+                    else:
+                        chunk = stream.read(CHUNK)
+                        n = len(chunk)
+                    if not n:
+                        break
                     digest.update(chunk)
                     out.write(chunk)
-                    size += len(chunk)
-                out.flush()
+                    size += n
                 os.fsync(out.fileno())
-            sha = digest.hexdigest()
-            final = self.path(sha)
-            if final.is_file():
-                tmp.unlink()
-                return StoredObject(sha, size, final, created=False)
-            final.parent.mkdir(parents=True, exist_ok=True)
-            os.chmod(tmp, 0o444)
-            os.replace(tmp, final)
-            return StoredObject(sha, size, final, created=True)
+            return self._place(tmp, digest.hexdigest(), size)
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
 
-    def put_file(self, src: Path | str) -> StoredObject:
+    def _place(self, tmp: Path, sha: str, size: int) -> StoredObject:
+        """Rename the fsynced ``tmp`` (in the store's file system) into place, or drop it if the
+        same bytes are already stored."""
+        final = self.path(sha)
+        if final.is_file():
+            tmp.unlink()
+            return StoredObject(sha, size, final, created=False)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        os.chmod(tmp, 0o444)
+        os.replace(tmp, final)
+        return StoredObject(sha, size, final, created=True)
+
+    def put_file(self, src: Path | str, *, move: bool = False) -> StoredObject:
+        """Store a file's bytes. With ``move`` the file is *taken*: hashed where it is (one read),
+        fsynced and renamed into the store instead of copied — for derivatives made in a work
+        directory on the same file system; on another file system it is copied and removed."""
         src = Path(src)
         if not src.is_file():
             raise InvalidInput(f"no such file: {src}")
+        if move:
+            self.root.mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkstemp(prefix=".tmp-", dir=self.root)[1])
+            try:
+                os.replace(src, tmp)  # first into the store's temp name, so a crash leaves nothing behind
+            except OSError:  # another file system (EXDEV): copy, then drop the source
+                tmp.unlink(missing_ok=True)
+                with open(src, "rb") as fh:
+                    obj = self.put_stream(fh)
+                src.unlink()
+                return obj
+            try:
+                digest = hashlib.sha256()
+                size = 0
+                buf = bytearray(CHUNK)
+                view = memoryview(buf)
+                with open(tmp, "rb+", buffering=0) as fh:
+                    while n := fh.readinto(buf):
+                        digest.update(view[:n])
+                        size += n
+                    os.fsync(fh.fileno())
+                return self._place(tmp, digest.hexdigest(), size)
+            except BaseException:
+                tmp.unlink(missing_ok=True)
+                raise
         with open(src, "rb") as fh:
             return self.put_stream(fh)
 

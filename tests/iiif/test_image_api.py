@@ -156,6 +156,54 @@ def test_etag_cache_control_link_and_tile_cache(client, photo, settings):
     assert len(list((settings.cache_dir / "tiles").glob("??/*"))) == 1
 
 
+def test_conditional_and_range_requests_on_cached_tiles(client, photo, settings):
+    url = f"/iiif/3/{photo}/0,0,256,256/256,/0/default.jpg"
+    first = client.get(url)
+    etag = first.headers["ETag"]
+    tiles = settings.cache_dir / "tiles"
+    for f in tiles.glob("??/*"):
+        f.unlink()  # evicted: a matching ETag is still answered 304, without rendering again
+    r = client.get(url, headers={"If-None-Match": etag})
+    assert r.status_code == 304 and r.data == b"" and r.headers["ETag"] == etag
+    assert r.headers["Cache-Control"] == "public, max-age=3600" and 'rel="canonical"' in r.headers["Link"]
+    assert r.headers["Access-Control-Allow-Origin"] == "*"
+    assert not list(tiles.glob("??/*"))
+    stale = client.get(url, headers={"If-None-Match": '"not-this-one"'})
+    assert stale.status_code == 200 and stale.data == first.data and "Last-Modified" not in stale.headers
+    part = client.get(url, headers={"Range": "bytes=0-9"})
+    assert part.status_code == 206 and part.data == first.data[:10]
+
+
+@pytest.mark.parametrize("change", ["unpublish", "trash"])
+def test_cached_tile_is_404_once_the_item_is_hidden(change, client, builder, settings):
+    """A tile cached while the item was public is 404 (not 200, not 304) on the next request after
+    another process unpublishes or trashes the item: nothing caches the access decision."""
+    from repository import Repository
+    from repository.models import Item, utcnow
+
+    im, words = text_page(["廣州街坊報"], size=(1000, 800))
+    built = builder.item([(im, words, "廣州街坊報")])
+    url = f"/iiif/3/{built.image_ids[0]}/0,0,256,256/256,/0/default.jpg"
+    first = client.get(url)
+    assert first.status_code == 200 and client.get(url).status_code == 200  # rendered, then cached
+    assert list((settings.cache_dir / "tiles").glob("??/*"))
+    other = Repository.open(settings)  # its own engine and connections, as another process has
+    try:
+        with other.db.transaction() as s:
+            item = s.get(Item, built.item_id)
+            if change == "unpublish":
+                item.state = "draft"
+            else:
+                item.deleted_at = utcnow()  # trash alone hides it, whatever the state says
+    finally:
+        other.db.dispose()
+    for headers in ({}, {"If-None-Match": first.headers["ETag"]}):
+        r = client.get(url, headers=headers)
+        assert r.status_code == 404, (headers, r.status_code)
+        assert r.headers["Access-Control-Allow-Origin"] == "*" and first.data not in r.data
+    assert client.get(f"/iiif/3/{built.image_ids[0]}/info.json").status_code == 404
+
+
 def test_tile_cache_is_bounded(tmp_path):
     cache = TileCache(tmp_path / "tiles", limit=100_000)
     for i in range(40):

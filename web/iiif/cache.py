@@ -24,6 +24,7 @@ class TileCache:
 
     def __init__(self, root: Path, limit: int):
         self.root = Path(root)
+        self._root = str(self.root)
         self.limit = limit
         self._size: int | None = None
         self._lock = threading.Lock()
@@ -35,11 +36,14 @@ class TileCache:
     def path(self, key: str) -> Path:
         return self.root / key[:2] / key
 
-    def get(self, key: str) -> Path | None:
-        """The cached file for ``key`` (its mtime refreshed at most once a minute), or None."""
-        p = self.path(key)
+    def get(self, key: str) -> str | None:
+        """The cached file for ``key`` (its mtime refreshed at most once a minute), or None.
+
+        A plain string path and one ``os.stat``: this is the hot path of every cached tile.
+        """
+        p = os.path.join(self._root, key[:2], key)
         try:
-            st = p.stat()
+            st = os.stat(p)
         except FileNotFoundError:
             return None
         now = time.time()

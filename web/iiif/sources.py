@@ -28,7 +28,8 @@ from sqlalchemy import bindparam, select
 
 from config import NotFound, Unavailable
 from repository import Repository
-from repository.access import Viewer, can_view
+from repository.store import ObjectStore
+from repository.access import Viewer, is_public_state, may_view
 from repository.models import File, Item, Page
 from web.iiif.image import RegionReader, pillow_reader
 
@@ -46,12 +47,17 @@ class ImageSource:
 
     image_id: str
     sha256: str
-    path: Path
+    store: ObjectStore
     width: int
     height: int
     public: bool
     item_id: int
     page_n: int
+
+    @property
+    def path(self) -> Path:
+        """The stored page image (built only when pixels are needed: not for cached tiles)."""
+        return self.store.path(self.sha256)
 
 
 _LOOKUP = (
@@ -68,8 +74,10 @@ _LOOKUP = (
 def find_source(repo: Repository, image_id: str, viewer: Viewer) -> ImageSource:
     """The image ``image_id`` if ``viewer`` may see it; :class:`NotFound` otherwise.
 
-    One Core query per request (tiles are many and small): the access decision is still
-    :func:`repository.access.can_view`, asked about a detached Item carrying the fetched state.
+    One Core query per request on a pooled connection (tiles are many and small), never cached
+    across requests: an item unpublished or trashed by any process is hidden from the next request
+    on. The access decision is :func:`repository.access.may_view` (the rule behind ``can_view``)
+    on the fetched column values, so no ORM object is built.
     """
     if len(image_id) > 64:
         raise NotFound(_("no such image"))
@@ -78,14 +86,12 @@ def find_source(repo: Repository, image_id: str, viewer: Viewer) -> ImageSource:
     if row is None:
         raise NotFound(_("no such image"))
     width, height, n, item_id, sha, state, deleted_at, institution_id = row
-    item = Item(id=item_id, state=state, deleted_at=deleted_at, institution_id=institution_id)
-    if not can_view(item, viewer):
+    if not may_view(state, deleted_at, institution_id, viewer):
         raise NotFound(_("no such image"))
-    path = repo.store.path(sha)
     if not width or not height:
-        with Image.open(path) as im:  # reads the header only
+        with Image.open(repo.store.path(sha)) as im:  # reads the header only
             width, height = im.size
-    return ImageSource(image_id, sha, path, width, height, item.is_public, item_id, n)
+    return ImageSource(image_id, sha, repo.store, width, height, is_public_state(state, deleted_at), item_id, n)
 
 
 def pyramid_path(cache_dir: Path, sha256: str) -> Path:
