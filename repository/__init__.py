@@ -30,9 +30,16 @@ class UnitOfWork:
     new_objects: list[str] = field(default_factory=list)
 
     def store_file(self, src: Path | str, *, item: Item | None = None, event_type: str = "ingestion",
-                   detail: dict[str, Any] | None = None) -> Blob:
-        """Store a file's bytes once; record its fixity (Blob) and an audit Event."""
-        return self._record(self.store.put_file(src), item, event_type, detail)
+                   detail: dict[str, Any] | None = None, move: bool = False,
+                   stored: StoredObject | None = None) -> Blob:
+        """Store a file's bytes once; record its fixity (Blob) and an audit Event.
+
+        ``move`` takes the file into the store (:meth:`ObjectStore.put_file`); ``stored`` is an
+        object already put into the store for ``src`` (e.g. by a thread while other work ran):
+        it is recorded here, and removed again if this unit of work fails like any other."""
+        if stored is None:
+            stored = self.store.put_file(src, move=move)
+        return self._record(stored, item, event_type, detail)
 
     def store_bytes(self, data: bytes, *, item: Item | None = None, event_type: str = "creation",
                     detail: dict[str, Any] | None = None) -> Blob:
@@ -52,10 +59,13 @@ class UnitOfWork:
         return blob
 
     def add_file(self, item: Item, src: Path | str, *, role: str, mime: str, filename: str = "",
-                 page_id: int | None = None, event_type: str | None = None, **extra: Any) -> File:
-        """Store ``src`` and attach it to ``item`` as a File with ``role``."""
+                 page_id: int | None = None, event_type: str | None = None, move: bool = False,
+                 stored: StoredObject | None = None, **extra: Any) -> File:
+        """Store ``src`` and attach it to ``item`` as a File with ``role`` (``move``/``stored``: see
+        :meth:`store_file`)."""
         event_type = event_type or ("ingestion" if role == "original" else "creation")
-        blob = self.store_file(src, item=item, event_type=event_type, detail={"role": role, "filename": filename})
+        blob = self.store_file(src, item=item, event_type=event_type, detail={"role": role, "filename": filename},
+                               move=move, stored=stored)
         f = File(item=item, sha256=blob.sha256, role=role, mime=mime, filename=filename,
                  size=blob.size, page_id=page_id, **extra)
         self.session.add(f)
@@ -122,10 +132,20 @@ class Repository:
             session.commit()
         except BaseException:
             session.rollback()
-            for sha in uow.new_objects:
-                # only remove bytes no committed row refers to (a concurrent upload may share them)
-                if session.get(Blob, sha) is None:
-                    self.store.remove(sha)
+            self.discard(uow.new_objects, session)
             raise
         finally:
             session.close()
+
+    def discard(self, shas: list[str], session: Session | None = None) -> None:
+        """Remove objects this process first stored when nothing committed refers to them (a
+        concurrent upload may share the bytes): no orphan file after a failure."""
+        own = session is None
+        session = session or self.db.session()
+        try:
+            for sha in shas:
+                if session.get(Blob, sha) is None:
+                    self.store.remove(sha)
+        finally:
+            if own:
+                session.close()

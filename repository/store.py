@@ -7,6 +7,7 @@ most a ``.tmp-*`` file that :meth:`ObjectStore.sweep_temp` removes. The same byt
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import re
 import shutil
@@ -54,7 +55,7 @@ class ObjectStore:
                 # the GIL on buffers this size, so another thread's work overlaps)
                 buf = bytearray(CHUNK)
                 view = memoryview(buf)
-                readinto = getattr(stream, "readinto", None)
+                readinto = stream.readinto if isinstance(stream, (io.BufferedReader, io.FileIO)) else None
                 while True:
                     if readinto is not None:
                         n = readinto(buf)
@@ -121,8 +122,6 @@ class ObjectStore:
             return self.put_stream(fh)
 
     def put_bytes(self, data: bytes) -> StoredObject:
-        import io
-
         return self.put_stream(io.BytesIO(data))
 
     def open(self, sha256: str) -> BinaryIO:

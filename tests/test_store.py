@@ -76,3 +76,33 @@ def test_a_failed_unit_of_work_keeps_bytes_that_were_already_stored(repo, tmp_pa
             uow.store_file(src)
             raise RuntimeError("boom")
     assert repo.store.exists(kept.sha256)
+
+
+def test_moving_a_file_in_hashes_it_once_and_takes_it(tmp_path):
+    store = ObjectStore(tmp_path / "objects")
+    data = b"web copy " * 300_000  # several chunks
+    src = tmp_path / "work" / "access.mp4"
+    src.parent.mkdir()
+    src.write_bytes(data)
+    obj = store.put_file(src, move=True)
+    assert obj.created and obj.sha256 == hashlib.sha256(data).hexdigest() and obj.size == len(data)
+    assert not src.exists() and store.hash_of(obj.sha256) == obj.sha256
+    assert not list((tmp_path / "objects").glob(".tmp-*"))
+    again = tmp_path / "work" / "again.mp4"
+    again.write_bytes(data)
+    assert store.put_file(again, move=True).created is False and not again.exists()
+
+
+def test_an_object_stored_beside_a_failed_unit_of_work_is_discarded(repo, tmp_path):
+    """A blob put into the store by a thread and handed to the unit of work goes with its rollback."""
+    src = tmp_path / "derivative.bin"
+    src.write_bytes(b"made while something else ran")
+    obj = repo.store.put_file(src)
+    with pytest.raises(RuntimeError):
+        with repo.unit_of_work("test") as uow:
+            uow.store_file(src, stored=obj)
+            raise RuntimeError("boom")
+    assert not repo.store.exists(obj.sha256)
+    other = repo.store.put_file(src)
+    repo.discard([other.sha256])
+    assert not repo.store.exists(other.sha256)

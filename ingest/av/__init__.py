@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import shutil
 import tempfile
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ from sqlalchemy import select
 
 from config import HeritageError, InvalidInput, NotFound
 from ingest.av import transcripts as tx
-from ingest.av.transcode import MediaInfo, make_access, make_poster, make_strip
+from ingest.av.transcode import MediaInfo, make_access, make_poster, make_stills, make_strip
 from ingest.av.transcode import probe as _probe
 from ingest.worker import JobCancelled, JobContext, handler
 from repository import Repository, UnitOfWork
@@ -44,10 +45,10 @@ def is_media(path: Path | str) -> bool:
     """
     import ffmpeg
 
-    from ingest.av.transcode import ACCEPTED_FORMATS
+    from ingest.av.transcode import ACCEPTED_FORMATS, ffprobe_json
 
     try:
-        data = ffmpeg.probe(str(path))
+        data = ffprobe_json(path)  # cached: prepare's probe of the same file does not run ffprobe again
     except ffmpeg.Error:
         return False
     names = set(data.get("format", {}).get("format_name", "").split(","))
@@ -64,20 +65,40 @@ def prepare(uow: UnitOfWork, item: Item, files: list[Path], options: Any) -> Job
     if len(files) != 1:
         raise InvalidInput("a recording is ingested as one file per item")
     path = Path(files[0])
-    info = probe(path)
-    transcript_path = getattr(options, "transcript", None) or tx.sidecar(path)
-    transcript = tx.load(Path(transcript_path), info.duration) if transcript_path else None
+    # copying + hashing the original (the long part for an hours-long file) runs in a thread while
+    # the recording and its transcript are checked (ffprobe is another process; hashlib and file
+    # I/O release the GIL). If a check fails the copy is discarded with the unit of work.
+    with ThreadPoolExecutor(1, thread_name_prefix="store-original") as pool:
+        storing = pool.submit(uow.store.put_file, path)
+        try:
+            info = probe(path)
+            transcript_path = getattr(options, "transcript", None) or tx.sidecar(path)
+            transcript = tx.load(Path(transcript_path), info.duration) if transcript_path else None
+        except BaseException:
+            _forget_on_rollback(uow, storing)
+            raise
+        stored = storing.result()
 
     item.type = info.item_type
     item.duration = round(info.duration, 3)
     original = uow.add_file(item, path, role="original", mime=_mime_of(info, path), filename=path.name,
                             width=(info.video or {}).get("width"), height=(info.video or {}).get("height"),
-                            duration=item.duration, tech=info.summary())
+                            duration=item.duration, tech=info.summary(), stored=stored)
     if transcript is not None:
         _save_transcript(uow, item, Path(transcript_path), transcript, replace=False)
     uow.session.flush()
     return queue.enqueue(uow.session, JOB_KIND, {"original": original.id, "filename": path.name},
                          item_id=item.id, created_by=getattr(options, "agent", "cli"))
+
+
+def _forget_on_rollback(uow: UnitOfWork, storing: Future) -> None:
+    """Wait for a store started in a thread; what it newly stored goes when the unit of work fails."""
+    try:
+        obj = storing.result()
+    except Exception:
+        return  # nothing stored (put_file removes its temporary file itself)
+    if obj.created:
+        uow.new_objects.append(obj.sha256)
 
 
 _MIMES = {"wav": "audio/wav", "mp3": "audio/mpeg", "flac": "audio/flac", "ogg": "audio/ogg", "aac": "audio/aac",
@@ -203,35 +224,64 @@ def _derive(ctx: JobContext, item_id: int, src: Path, filename: str, done_roles:
     repo.settings.cache_dir.mkdir(parents=True, exist_ok=True)
     _sweep_workdirs(repo.settings.cache_dir, repo.settings.job_stale_seconds)
     workdir = Path(tempfile.mkdtemp(prefix="av-", dir=repo.settings.cache_dir))
+    storing: list[tuple[Any, Future]] = []  # (derivative, its put into the store)
     try:
-        derivatives = []
-        if "access" not in done_roles:
-            derivatives += make_access(info, workdir,
-                                       on_progress=lambda sec: ctx.progress(round(sec, 1), total,
-                                                                            f"transcoding {filename}"))
-        if info.is_video:
-            ctx.progress(total, total, "poster and thumbnail strip")
-            if "poster" not in done_roles:
-                derivatives.append(make_poster(info, workdir))
-            if "strip" not in done_roles:
-                derivatives.append(make_strip(info, workdir))
+        with ThreadPoolExecutor(1, thread_name_prefix="store-derivatives") as pool:
+            try:
+                if "access" not in done_roles:
+                    for d in make_access(info, workdir,
+                                         on_progress=lambda sec: ctx.progress(round(sec, 1), total,
+                                                                              f"transcoding {filename}")):
+                        # hashed and moved into the store while the poster and strip are made
+                        storing.append((d, pool.submit(repo.store.put_file, d.path, move=True)))
+                if info.is_video:
+                    ctx.progress(total, total, "poster and thumbnail strip")
+                    if "poster" not in done_roles and "strip" not in done_roles:
+                        stills = make_stills(info, workdir)
+                    else:  # resuming a job that stored one of them already
+                        stills = [make(info, workdir) for role, make in (("poster", make_poster),
+                                                                          ("strip", make_strip))
+                                  if role not in done_roles]
+                    storing += [(d, pool.submit(repo.store.put_file, d.path, move=True)) for d in stills]
+                stored = [(d, fut.result()) for d, fut in storing]
+            except BaseException:
+                _discard_stored(repo, storing)
+                raise
         stem = Path(filename).stem
-        with repo.unit_of_work(WORKER_AGENT) as uow:
-            item = uow.session.get(Item, item_id)
-            for d in derivatives:
-                uow.add_file(item, d.path, role=d.role, mime=d.mime, filename=f"{stem}-{d.path.name}",
-                             width=d.width, height=d.height, duration=d.duration, tech=d.tech)
-            item.error = None
-            if item.publish_when_ready:
-                item.state = ItemState.PUBLISHED.value
-                item.published_at = utcnow()
-                uow.event("publication", item=item, detail={"when": "ingest finished"})
-            else:
-                item.state = ItemState.DRAFT.value
-            uow.reindex(item)
+        try:
+            with repo.unit_of_work(WORKER_AGENT) as uow:
+                item = uow.session.get(Item, item_id)
+                for d, obj in stored:
+                    uow.add_file(item, d.path, role=d.role, mime=d.mime, filename=f"{stem}-{d.path.name}",
+                                 width=d.width, height=d.height, duration=d.duration, tech=d.tech, stored=obj)
+                item.error = None
+                if item.publish_when_ready:
+                    item.state = ItemState.PUBLISHED.value
+                    item.published_at = utcnow()
+                    uow.event("publication", item=item, detail={"when": "ingest finished"})
+                else:
+                    item.state = ItemState.DRAFT.value
+                uow.reindex(item)
+        except BaseException:
+            _discard_stored(repo, storing)  # the unit of work only knows the objects it recorded
+            raise
         ctx.progress(total, total, "done")
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _discard_stored(repo: Repository, storing: list[tuple[Any, Future]]) -> None:
+    """No orphan: remove derivatives this job newly put into the store if nothing committed uses them."""
+    created = []
+    for _, fut in storing:
+        try:
+            obj = fut.result()
+        except Exception:
+            continue
+        if obj.created:
+            created.append(obj.sha256)
+    if created:
+        repo.discard(created)
 
 
 def _sweep_workdirs(cache_dir: Path, older_than: int) -> None:

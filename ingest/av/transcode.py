@@ -4,7 +4,15 @@
 * :func:`make_access` — the web copy: video → MP4 (H.264 + AAC, ``+faststart``), audio → M4A
   (AAC). Input that is already web-compatible is **stream-copied** (no re-encode). For audio the
   waveform PNG (``showwavespic``) comes out of the same ffmpeg run, so the file is read once.
-* :func:`make_poster`, :func:`make_strip` — a poster frame and a thumbnail strip for video.
+* :func:`make_stills` — the poster frame and the thumbnail strip of a video in one ffmpeg run that
+  only decodes a few frames (fast input seeking), so its cost does not grow with the length;
+  :func:`make_poster` and :func:`make_strip` are the slower fallback that reads the whole file.
+
+The facts recorded about the web copy are known without probing it again: a stream copy keeps the
+source's streams, a transcode has the codecs, picture size and sample rate the arguments set; the
+duration comes from ffmpeg's ``-progress`` report and the size from ``os.stat``
+(``tests/av`` checks them against ffprobe). ffprobe output is cached per file identity
+(:func:`ffprobe_json`), so sniffing and probing the same upload run ffprobe once.
 
 ffmpeg reads and writes files itself (never through Python memory), so hours-long recordings
 are fine. Progress comes from ``-progress pipe:1`` (``out_time_us``) and is passed on in seconds.
@@ -15,6 +23,8 @@ clearer (and easier to check in tests and the benchmark) as the literal argv.
 """
 from __future__ import annotations
 
+import functools
+import logging
 import os
 import re
 import shutil
@@ -30,6 +40,8 @@ import ffmpeg
 
 from config import InvalidInput, Unavailable
 
+log = logging.getLogger("heritage.av")
+
 #: container families ffmpeg reports (``format_name`` parts) that we accept
 ACCEPTED_FORMATS = {"wav", "mp3", "flac", "mov", "mp4", "m4a", "ogg", "matroska", "webm", "avi",
                     "mpeg", "mpegts", "dv", "aac", "aiff", "w64"}
@@ -37,6 +49,9 @@ ACCEPTED_FORMATS = {"wav", "mp3", "flac", "mov", "mp4", "m4a", "ogg", "matroska"
 WEB_VIDEO_CODECS = {"h264"}
 WEB_PIX_FMTS = {"yuv420p", "yuvj420p"}
 WEB_AUDIO_CODECS = {"aac"}
+#: sample rates ffmpeg's AAC encoder takes; other rates are resampled to 48 kHz (explicitly, so the
+#: web copy's rate is known without probing it)
+AAC_SAMPLE_RATES = {96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350}
 SUPPORTED_TEXT = "WAV, MP3, FLAC, M4A/AAC, OGG/Opus, MP4, MOV, MKV, AVI, MPEG-2, DV"
 
 ProgressFn = Callable[[float], None]
@@ -99,6 +114,32 @@ def _rate(text: str | None) -> float | None:
     return round(a / b, 3) if a and b else None
 
 
+@functools.lru_cache(maxsize=32)
+def _ffprobe_cached(path: str, identity: tuple[int, ...]) -> dict[str, Any]:
+    return ffmpeg.probe(path)
+
+
+def ffprobe_json(path: Path | str) -> dict[str, Any]:
+    """``ffmpeg.probe(path)`` (raises :class:`ffmpeg.Error`), run once per file version.
+
+    Intake sniffs every path before it makes any item, then probes it again in the item's unit
+    of work; each ffprobe start costs ~0.1 s of CPU, so the answer is cached, keyed on the
+    file's identity (device, inode, size, mtime, ctime): a changed or replaced file is probed
+    again. Errors are not cached. Callers must not modify the returned dict.
+    """
+    try:
+        st = os.stat(path)
+    except OSError:
+        return ffmpeg.probe(str(path))  # not cacheable; ffprobe says what is wrong
+    return _ffprobe_cached(os.path.abspath(path), (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns,
+                                                    st.st_ctime_ns))
+
+
+def ffprobe_cache_clear() -> None:
+    """Forget every cached ffprobe answer (the benchmark measures a first ingest)."""
+    _ffprobe_cached.cache_clear()
+
+
 def probe(path: Path | str, *, check: bool = True) -> MediaInfo:
     """Probe ``path`` with ffprobe; :class:`InvalidInput` with a reason for anything unusable.
 
@@ -109,7 +150,7 @@ def probe(path: Path | str, *, check: bool = True) -> MediaInfo:
     if shutil.which("ffprobe") is None:
         raise Unavailable("ffprobe is not installed (run scripts/setup.sh)")
     try:
-        data = ffmpeg.probe(str(path))
+        data = ffprobe_json(path)
     except ffmpeg.Error as exc:
         detail = (exc.stderr or b"").decode("utf-8", "replace").strip().splitlines()
         reason = detail[-1].split(": ", 1)[-1] if detail else "unreadable"
@@ -194,9 +235,10 @@ def _ffmpeg() -> str:
 
 
 def run_ffmpeg(args: list[str], *, total: float, on_progress: ProgressFn | None = None,
-               what: str = "ffmpeg") -> None:
+               what: str = "ffmpeg") -> float | None:
     """Run ``ffmpeg ARGS -progress pipe:1``, reporting seconds done (at most once a second).
 
+    Returns the last ``out_time`` ffmpeg reported (seconds written), or None if it reported none.
     ``on_progress`` may raise (e.g. the job was cancelled): ffmpeg is then stopped and the
     exception propagates.
     """
@@ -206,15 +248,19 @@ def run_ffmpeg(args: list[str], *, total: float, on_progress: ProgressFn | None 
     drain = threading.Thread(target=lambda: err_chunks.append(proc.stderr.read()), daemon=True)
     drain.start()
     last = 0.0
+    written: float | None = None
     try:
         for line in proc.stdout:
             key, _, value = line.strip().partition("=")
-            if key == "out_time_us" and on_progress is not None:
+            if key == "out_time_us":
                 done = _num(value)
+                if done is None or done < 0:
+                    continue
+                written = done / 1e6
                 now = time.monotonic()
-                if done is not None and done >= 0 and now - last >= 1.0:
+                if on_progress is not None and now - last >= 1.0:
                     last = now
-                    on_progress(min(done / 1e6, total))
+                    on_progress(min(written, total))
         proc.wait()
     except BaseException:
         proc.kill()
@@ -227,6 +273,7 @@ def run_ffmpeg(args: list[str], *, total: float, on_progress: ProgressFn | None 
         raise InvalidInput(f"{what} failed: {msg[-1][:200] if msg else f'exit code {proc.returncode}'}")
     if on_progress is not None:
         on_progress(total)
+    return written
 
 
 @dataclass
@@ -238,6 +285,16 @@ class Derivative:
     width: int | None = None
     height: int | None = None
     duration: float | None = None
+
+
+def _rate_args(info: MediaInfo) -> list[str]:
+    rate = (info.audio or {}).get("sample_rate")
+    return [] if info.audio is None or rate in AAC_SAMPLE_RATES else ["-ar", "48000"]
+
+
+def _out_rate(info: MediaInfo) -> int | None:
+    rate = (info.audio or {}).get("sample_rate")
+    return rate if rate in AAC_SAMPLE_RATES else 48000
 
 
 def access_args(info: MediaInfo, dest: Path, waveform: Path | None = None) -> tuple[list[str], bool]:
@@ -253,11 +310,11 @@ def access_args(info: MediaInfo, dest: Path, waveform: Path | None = None) -> tu
             if info.video.get("field_order") in ("tt", "bb", "tb", "bt"):
                 vf = "yadif," + vf
             args += ["-vf", vf, "-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p",
-                     "-c:a", "aac", "-b:a", "128k", "-ac", "2"]
+                     "-c:a", "aac", "-b:a", "128k", "-ac", "2", *_rate_args(info)]
         args += ["-movflags", "+faststart", "-f", "mp4", str(dest)]
     else:
         args += ["-map", "0:a:0", "-vn"]
-        args += ["-c:a", "copy"] if copy else ["-c:a", "aac", "-b:a", "128k"]
+        args += ["-c:a", "copy"] if copy else ["-c:a", "aac", "-b:a", "128k", *_rate_args(info)]
         args += ["-movflags", "+faststart", "-f", "ipod", str(dest)]
         if waveform is not None:
             args += ["-filter_complex",
@@ -267,7 +324,11 @@ def access_args(info: MediaInfo, dest: Path, waveform: Path | None = None) -> tu
 
 
 def make_access(info: MediaInfo, workdir: Path, on_progress: ProgressFn | None = None) -> list[Derivative]:
-    """Make the web copy (role ``access``) and, for audio, the waveform (role ``waveform``)."""
+    """Make the web copy (role ``access``) and, for audio, the waveform (role ``waveform``).
+
+    The web copy is not probed again (see the module docstring): :func:`access_facts` says what
+    it holds.
+    """
     workdir.mkdir(parents=True, exist_ok=True)
     if info.is_video:
         dest, mime = workdir / "access.mp4", "video/mp4"
@@ -277,9 +338,10 @@ def make_access(info: MediaInfo, workdir: Path, on_progress: ProgressFn | None =
         wave_png = workdir / "waveform.png"
     args, copied = access_args(info, dest, wave_png)
     started = time.monotonic()
-    run_ffmpeg(args, total=info.duration, on_progress=on_progress, what=f"making the web copy of {info.path.name}")
+    written = run_ffmpeg(args, total=info.duration, on_progress=on_progress,
+                         what=f"making the web copy of {info.path.name}")
     seconds = time.monotonic() - started
-    out = probe_output(dest)
+    out = access_facts(info, dest, copied, written)
     tech = {**out, "stream_copied": copied, "seconds": round(seconds, 3),
             "realtime_factor": round(info.duration / seconds, 1) if seconds > 0 else None,
             "source": info.summary()}
@@ -290,8 +352,37 @@ def make_access(info: MediaInfo, workdir: Path, on_progress: ProgressFn | None =
     return result
 
 
+def access_facts(info: MediaInfo, dest: Path, copied: bool, written: float | None) -> dict[str, Any]:
+    """Facts about the web copy made by :func:`access_args` from ``info``, without ffprobe.
+
+    Same keys as :func:`probe_output`. A stream copy keeps the source's streams; a transcode has
+    what the arguments set (H.264 yuv420p at the even-trimmed size; AAC at 128 kb/s, stereo for
+    video, at the source's rate when AAC has it, else 48 kHz). ``written`` is ffmpeg's last
+    reported ``out_time``; the size is the file's.
+    """
+    size = os.path.getsize(dest)
+    duration = round(written, 3) if written and written > 0 else round(info.duration, 3)
+    facts: dict[str, Any] = {"format": "mov,mp4,m4a,3gp,3g2,mj2", "duration": duration,
+                             "bit_rate": int(size * 8 / duration) if duration > 0 else None, "size": size}
+    v, a = info.video, info.audio
+    if v is not None:
+        if copied:
+            facts["video"] = {k: v.get(k) for k in ("codec", "width", "height", "pix_fmt", "bit_rate")}
+        else:
+            facts["video"] = {"codec": "h264", "width": v["width"] // 2 * 2, "height": v["height"] // 2 * 2,
+                              "pix_fmt": "yuv420p", "bit_rate": None}
+    if a is not None:
+        if copied:
+            facts["audio"] = {k: a.get(k) for k in ("codec", "channels", "sample_rate", "bit_rate")}
+        else:
+            facts["audio"] = {"codec": "aac", "channels": 2 if v is not None else a.get("channels"),
+                              "sample_rate": _out_rate(info), "bit_rate": 128000}
+    return facts
+
+
 def probe_output(path: Path) -> dict[str, Any]:
-    """Facts about a derivative for ``File.tech`` (codecs, duration, bit rate, size)."""
+    """Facts about a derivative by ffprobe (codecs, duration, bit rate, size); the tests check
+    :func:`access_facts` against it."""
     data = ffmpeg.probe(str(path))
     fmt = data.get("format", {})
     facts: dict[str, Any] = {"format": fmt.get("format_name"), "duration": _num(fmt.get("duration")),
@@ -306,10 +397,57 @@ def probe_output(path: Path) -> dict[str, Any]:
     return facts
 
 
+STRIP_FRAMES = 10
+
+
+def poster_time(info: MediaInfo) -> float:
+    """10 % into the video, at most 30 s in."""
+    return min(info.duration * 0.1, 30.0)
+
+
+def stills_args(info: MediaInfo, poster: Path, strip: Path, frames: int = STRIP_FRAMES) -> list[str]:
+    """One ffmpeg run for the poster (JPEG, at most 960 px wide, the exact frame at
+    :func:`poster_time`) and the strip (``frames`` frames, 160 px wide each, side by side).
+
+    Each strip frame comes from its own input opened with a fast seek (``-noaccurate_seek``: the key
+    frame at or before the time), and only its first frame is used (``trim``), so a few frames are
+    decoded whatever the length of the recording; the poster input seeks accurately (decodes at
+    most one GOP). ``-ss`` before ``-i`` is ffmpeg's documented fast input seeking.
+    """
+    args: list[str] = []
+    graph = []
+    for i in range(frames):
+        at = info.duration * i / frames
+        args += ["-noaccurate_seek", "-ss", f"{at:.3f}", "-i", str(info.path)]
+        graph.append(f"[{i}:v:0]trim=end_frame=1,setpts=PTS-STARTPTS,scale=160:-2[s{i}]")
+    args += ["-ss", f"{poster_time(info):.3f}", "-i", str(info.path)]
+    graph.append("".join(f"[s{i}]" for i in range(frames)) + f"hstack=inputs={frames}[strip]")
+    graph.append(f"[{frames}:v:0]trim=end_frame=1,scale='min(960,iw)':-2[poster]")
+    return args + ["-filter_complex", ";".join(graph),
+                   "-map", "[strip]", "-frames:v", "1", "-q:v", "4", str(strip),
+                   "-map", "[poster]", "-frames:v", "1", "-q:v", "3", str(poster)]
+
+
+def make_stills(info: MediaInfo, workdir: Path) -> list[Derivative]:
+    """The poster and the thumbnail strip (:func:`stills_args`); if that run fails (a file whose
+    index does not allow seeking) they are made the slow way, reading the whole file."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    poster, strip = workdir / "poster.jpg", workdir / "strip.jpg"
+    try:
+        run_ffmpeg(stills_args(info, poster, strip), total=info.duration,
+                   what=f"making the poster and strip of {info.path.name}")
+        sizes = _image_size(poster), _image_size(strip)
+    except (InvalidInput, OSError) as exc:
+        log.info("fast stills failed for %s (%s); reading the whole file", info.path.name, exc)
+        return [make_poster(info, workdir), make_strip(info, workdir)]
+    return [Derivative(poster, "image/jpeg", "poster", {"at": round(poster_time(info), 3)}, *sizes[0]),
+            Derivative(strip, "image/jpeg", "strip", {"frames": STRIP_FRAMES, "seek": "fast"}, *sizes[1])]
+
+
 def make_poster(info: MediaInfo, workdir: Path) -> Derivative:
     """A poster frame (JPEG, at most 960 px wide) from 10 % into the video (at most 30 s in)."""
     dest = workdir / "poster.jpg"
-    at = min(info.duration * 0.1, 30.0)
+    at = poster_time(info)
     run_ffmpeg(["-ss", f"{at:.3f}", "-i", str(info.path), "-map", "0:v:0", "-frames:v", "1",
                 "-vf", "scale='min(960,iw)':-2", "-q:v", "3", str(dest)], total=info.duration,
                what=f"making the poster of {info.path.name}")
@@ -317,7 +455,7 @@ def make_poster(info: MediaInfo, workdir: Path) -> Derivative:
     return Derivative(dest, "image/jpeg", "poster", {"at": round(at, 3)}, w, h)
 
 
-def make_strip(info: MediaInfo, workdir: Path, frames: int = 10) -> Derivative:
+def make_strip(info: MediaInfo, workdir: Path, frames: int = STRIP_FRAMES) -> Derivative:
     """A thumbnail strip: ``frames`` evenly spaced frames side by side (JPEG).
 
     Only key frames are decoded (``-skip_frame nokey``), so a long video costs little; ``fps``

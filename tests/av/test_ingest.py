@@ -264,3 +264,38 @@ def test_plain_text_is_not_media(tmp_path):
     p = tmp_path / "notes.txt"
     p.write_text("00:00:01 呢個係索引，唔係錄音。\n", encoding="utf-8")
     assert av.is_media(p) is False
+
+
+@pytest.mark.parametrize("kind", ["mp4", "m4a", "wav", "ogg", "mpg", "mov", "dv"])
+def test_recorded_facts_of_the_web_copy_match_ffprobe(media, tmp_path, kind):
+    """make_access does not probe its own output; what it records must be what ffprobe finds."""
+    info = transcode.probe(media.make(kind, 2.0))
+    access = transcode.make_access(info, tmp_path / "out")[0]
+    real = transcode.probe_output(access.path)
+    recorded = access.tech
+    assert recorded["format"] == real["format"] and recorded["size"] == real["size"]
+    assert recorded["duration"] == pytest.approx(real["duration"], abs=0.1)
+    assert recorded["bit_rate"] == pytest.approx(real["bit_rate"], rel=0.1)
+    for kind_ in ("video", "audio"):
+        assert (kind_ in recorded) == (kind_ in real)
+        if kind_ in real:
+            for key in ("codec", "width", "height", "pix_fmt", "channels", "sample_rate"):
+                assert recorded[kind_].get(key) == real[kind_].get(key), (kind_, key)
+    assert (access.width, access.height) == ((real.get("video") or {}).get("width"),
+                                             (real.get("video") or {}).get("height"))
+
+
+def test_odd_sample_rate_is_resampled_to_a_known_rate(tmp_path):
+    src = tmp_path / "odd.wav"
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-f", "lavfi", "-i", "sine=sample_rate=37800:duration=1",
+                    str(src)], check=True)
+    info = transcode.probe(src)
+    access = transcode.make_access(info, tmp_path / "out")[0]
+    assert access.tech["audio"]["sample_rate"] == transcode.probe_output(access.path)["audio"]["sample_rate"] == 48000
+
+
+def test_poster_and_strip_come_from_one_fast_run(media, tmp_path):
+    info = transcode.probe(media.make("mpg", 4.0))
+    poster, strip = transcode.make_stills(info, tmp_path / "stills")
+    assert (poster.role, poster.width, poster.height) == ("poster", 320, 240)
+    assert (strip.role, strip.width, strip.height) == ("strip", 1600, 120) and strip.tech["seek"] == "fast"
