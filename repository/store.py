@@ -18,7 +18,10 @@ from typing import BinaryIO, Iterator
 
 from config import InvalidInput
 
-CHUNK = 4 * 1024 * 1024
+#: read/hash/write buffer. Measured on a 430 MB file (read, SHA-256, write, fsync): 256 KiB costs
+#: 0.56 s of CPU, 1 MiB 1.56 s, 4 MiB 2.2 s — a buffer that stays in the CPU cache between hashing
+#: and writing is about three times cheaper.
+CHUNK = 256 * 1024
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
