@@ -191,7 +191,9 @@ class File(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     item: Mapped[Item] = relationship(back_populates="files")
     blob: Mapped[Blob] = relationship()
-    __table_args__ = (Index("ix_file_item_role", "item_id", "role"),)
+    #: ix_file_page_role: the IIIF image server finds a page's image by (page_id, role) on every
+    #: tile request; without it that lookup scans the whole file table.
+    __table_args__ = (Index("ix_file_item_role", "item_id", "role"), Index("ix_file_page_role", "page_id", "role"))
 
 
 class Page(Base):
