@@ -7,6 +7,8 @@
   skips pages already done (the unique (item, n) constraint makes a page impossible twice).
 * A page that fails is recorded (Page.error, ocr_status 'failed'); the item then becomes
   'failed' with an error naming the pages, and is never published with holes.
+* A big page image gets its IIIF pyramid in the page's thread (:mod:`ingest.scan.pyramid`), put
+  in place only after the page is committed; an item that ends failed keeps none of them.
 """
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ from config import HeritageError, InvalidInput
 from repository.models import Event, File, Item, ItemState, Page, utcnow
 
 from ingest import images, ocr, pdf
+from ingest.scan import pyramid
 from ingest.worker import JobCancelled, JobContext, handler
 
 HEARTBEAT_SECONDS = 10
@@ -43,6 +46,7 @@ class PageResult:
     status: str = "done"  # done | skipped (text layer) | failed
     error: str | None = None
     files: list[tuple[Path, str, str, dict[str, Any]]] = field(default_factory=list)  # path, role, mime, extra
+    pyramid: Path | None = None  # of a big page image, in the work directory until committed
     detail: dict[str, Any] = field(default_factory=dict)
 
 
@@ -93,6 +97,7 @@ def process_page(spec: dict[str, Any], source: dict[str, Any], src_path: Path, w
         res = PageResult(n=n, width=img.width, height=img.height)
         res.files += [(page_path, "page_image", page_mime, {"width": img.width, "height": img.height}),
                       (thumb, "thumbnail", "image/jpeg", {})]
+        res.pyramid = pyramid.build_for_page(page_path, img.width, img.height, stem)
         if text_words is not None:
             res.words, res.status, res.model = text_words, "skipped", None
             res.text = ocr.words_text(text_words)
@@ -138,6 +143,7 @@ def run_scan(ctx: JobContext) -> None:
     total = len(specs)
     done = total - len(todo)
     errors: list[dict[str, Any]] = []
+    pyramids: list[str] = []  # put in place by this run: removed again if the item ends failed
     ctx.progress(done, total, "pages" if not todo else f"page {todo[0]['n']}", errors)
     settings.cache_dir.mkdir(parents=True, exist_ok=True)
     workdir = Path(tempfile.mkdtemp(prefix=f"scan-{ctx.job.id}-", dir=settings.cache_dir))
@@ -153,7 +159,8 @@ def run_scan(ctx: JobContext) -> None:
             ready, pending = wait(pending, timeout=HEARTBEAT_SECONDS, return_when=FIRST_COMPLETED)
             for fut in ready:
                 res = fut.result()
-                _commit_page(ctx, res)
+                if placed := _commit_page(ctx, res):
+                    pyramids.append(placed)
                 done += 1
                 if res.error:
                     errors.append({"page": res.n, "error": res.error})
@@ -162,6 +169,7 @@ def run_scan(ctx: JobContext) -> None:
                 ctx.progress(done, total, "ocr", errors)  # heartbeat + cancellation check
     except JobCancelled:
         pool.shutdown(wait=False, cancel_futures=True)
+        _remove_pyramids(settings.cache_dir, pyramids)
         with repo.unit_of_work(f"worker:{ctx.worker}") as uow:
             item = uow.session.get(Item, ctx.job.item_id)
             item.state = ItemState.FAILED.value
@@ -170,12 +178,24 @@ def run_scan(ctx: JobContext) -> None:
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
         shutil.rmtree(workdir, ignore_errors=True)
-    _finish_item(ctx, total)
+    try:
+        _finish_item(ctx, total)
+    except _PagesFailed:
+        _remove_pyramids(settings.cache_dir, pyramids)
+        raise
+    pyramid.ensure_item_pyramids(repo, ctx.job.item_id)  # pages made by an earlier run of this job
 
 
-def _commit_page(ctx: JobContext, res: PageResult) -> None:
-    """One page (row + files) in one unit of work; a page someone else committed is left alone."""
+def _remove_pyramids(cache_dir: Path, shas: list[str]) -> None:
+    for sha in shas:
+        pyramid.remove_pyramid(cache_dir, sha)
+
+
+def _commit_page(ctx: JobContext, res: PageResult) -> str | None:
+    """One page (row + files) in one unit of work; a page someone else committed is left alone.
+    Returns the page image's SHA-256 if this put its pyramid in place (after the commit)."""
     repo = ctx.repo
+    page_sha = None
     try:
         with repo.unit_of_work(f"worker:{ctx.worker}") as uow:
             s = uow.session
@@ -196,14 +216,19 @@ def _commit_page(ctx: JobContext, res: PageResult) -> None:
             s.flush()
             for path, role, mime, extra in res.files:
                 suffix = "".join(path.suffixes) or {"image/png": ".png", "image/jpeg": ".jpg"}.get(mime, "")
-                uow.add_file(item, path, role=role, mime=mime, filename=f"page-{res.n}{suffix}",
-                             page_id=page.id, **extra)
+                f = uow.add_file(item, path, role=role, mime=mime, filename=f"page-{res.n}{suffix}",
+                                 page_id=page.id, **extra)
+                if role == "page_image":
+                    page_sha = f.sha256
             if res.error:
                 uow.event("creation", item=item, outcome="failure", detail={"page": res.n, "error": res.error})
             else:
                 uow.event("creation", item=item, detail={"page": res.n, **res.detail})
     except IntegrityError:
-        pass  # the same page was committed concurrently by another worker: keep theirs
+        return None  # the same page was committed concurrently by another worker: keep theirs
+    if res.pyramid is None or res.error or page_sha is None:
+        return None
+    return page_sha if pyramid.install_pyramid(repo.settings.cache_dir, res.pyramid, page_sha) else None
 
 
 def _finish_item(ctx: JobContext, total: int) -> None:

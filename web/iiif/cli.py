@@ -1,5 +1,6 @@
-"""``heritage iiif-warm``: build the image pyramids ahead of the first viewer (big scans take
-seconds each on first request otherwise)."""
+"""``heritage iiif-warm``: (re)build the image pyramids that are missing — those of items ingested
+before the scan job built them, or after the cache directory was cleared (big scans take seconds
+each on first request otherwise). The scan job builds them at ingest (:mod:`ingest.scan.pyramid`)."""
 from __future__ import annotations
 
 from flask_babel import gettext as _
@@ -21,7 +22,7 @@ def register(cli: click.Group) -> None:
 @pass_ctx
 def iiif_warm(ctx: CliContext, item_ids: tuple[int, ...]) -> None:
     """Build IIIF pyramids for the page images of ITEM_IDS (default: every item)."""
-    from web.iiif.sources import PYRAMID_MIN_PIXELS, ensure_pyramid, pyramid_path
+    from ingest.scan.pyramid import ensure_pyramid, needs_pyramid, pyramid_path
 
     repo = ctx.repo
     if any(i <= 0 for i in item_ids):
@@ -35,7 +36,7 @@ def iiif_warm(ctx: CliContext, item_ids: tuple[int, ...]) -> None:
     built = skipped = 0
     cache_dir = repo.settings.cache_dir
     for width, height, sha in rows:
-        if PYRAMID_MIN_PIXELS is None or width * height <= PYRAMID_MIN_PIXELS:
+        if not width or not height or not needs_pyramid(width, height):
             skipped += 1
             continue
         if not pyramid_path(cache_dir, sha).is_file():

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from web.iiif.image import FORMATS, MAX_AREA, MAX_HEIGHT, MAX_WIDTH, QUALITIES, max_output
-from web.iiif.sources import TILE
+from ingest.scan.pyramid import TILE
 
 CONTEXT = "http://iiif.io/api/image/3/context.json"
 PROFILE_URI = "http://iiif.io/api/image/3/level2.json"

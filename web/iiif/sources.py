@@ -5,20 +5,19 @@ checked on every request through :mod:`repository.access` — a page of an unpub
 "not found", exactly like a page that does not exist.
 
 Big images (more than :data:`PYRAMID_MIN_PIXELS`) are served from a pyramidal, tiled,
-JPEG-compressed TIFF made once with libvips (pyvips) and kept under ``<cache_dir>/pyramids``:
-a tile request then decodes only the few 256 px tiles of the nearest pyramid level, and memory
-stays bounded for 20 000 × 20 000 newspaper scans (libvips streams while it builds the
-pyramid). ``bench/iiif.py`` measures this against decoding the original with Pillow.
+JPEG-compressed TIFF made with libvips (pyvips) and kept under ``<cache_dir>/pyramids``: a tile
+request then decodes only the few 256 px tiles of the nearest pyramid level, and memory stays
+bounded for 20 000 × 20 000 newspaper scans. The scan job builds it at ingest
+(:mod:`ingest.scan.pyramid`, which owns the threshold and the layout); a missing one (an older
+item, a cleared cache) is built here on first request. ``bench/iiif.py`` measures this against
+decoding the original with Pillow.
 """
 from __future__ import annotations
 
 from flask_babel import gettext as _
 
-import fcntl
 import logging
 import math
-import os
-import tempfile
 from functools import lru_cache
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,15 +26,13 @@ from PIL import Image
 from sqlalchemy import bindparam, select
 
 from config import NotFound, Unavailable
+from ingest.scan.pyramid import PYRAMID_MIN_PIXELS, ensure_pyramid, needs_pyramid
 from repository import Repository
 from repository.store import ObjectStore
 from repository.access import Viewer, is_public_state, may_view
 from repository.models import File, Item, Page
 from web.iiif.image import RegionReader, pillow_reader
 
-#: Images with more pixels than this are served through a pyramid (0 = always, None = never).
-PYRAMID_MIN_PIXELS: int | None = 2_000_000
-TILE = 256
 #: Without libvips, images above this are refused (503) rather than decoded whole with Pillow.
 PILLOW_MAX_PIXELS = 60_000_000
 log = logging.getLogger("heritage.iiif")
@@ -94,38 +91,6 @@ def find_source(repo: Repository, image_id: str, viewer: Viewer) -> ImageSource:
     return ImageSource(image_id, sha, repo.store, width, height, is_public_state(state, deleted_at), item_id, n)
 
 
-def pyramid_path(cache_dir: Path, sha256: str) -> Path:
-    return cache_dir / "pyramids" / sha256[:2] / f"{sha256}.tif"
-
-
-def ensure_pyramid(cache_dir: Path, source: Path, sha256: str) -> Path:
-    """Build (once, under a file lock) the pyramidal TIFF of ``source``; returns its path."""
-    import pyvips
-
-    target = pyramid_path(cache_dir, sha256)
-    if target.is_file():
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with open(target.with_suffix(".lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if target.is_file():
-            return target
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".tif", dir=target.parent)
-        os.close(fd)
-        try:
-            im = pyvips.Image.new_from_file(str(source), access="sequential")
-            if im.hasalpha():
-                im = im.flatten(background=[255])
-            if im.bands == 2:
-                im = im.extract_band(0)
-            im.tiffsave(tmp, tile=True, tile_width=TILE, tile_height=TILE, pyramid=True,
-                        compression="jpeg", Q=90, bigtiff=True)
-            os.replace(tmp, target)
-        finally:
-            Path(tmp).unlink(missing_ok=True)
-    return target
-
-
 @lru_cache(maxsize=256)
 def _pyramid_level(path: str, level: int, mtime: float):
     """An opened pyramid level (pyvips images are immutable and thread-safe, so they are shared)."""
@@ -166,7 +131,7 @@ def pyramid_reader(path: Path, width: int, height: int) -> RegionReader:
 def reader_for(source: ImageSource, cache_dir: Path, min_pixels: int | None = PYRAMID_MIN_PIXELS) -> RegionReader:
     """Choose how to read ``source``: through a pyramid when it is big, else Pillow."""
     pixels = source.width * source.height
-    if min_pixels is not None and pixels > min_pixels:
+    if needs_pyramid(source.width, source.height, min_pixels):
         try:
             import pyvips  # noqa: F401
         except (ImportError, OSError):  # libvips missing: small enough images still work via Pillow
