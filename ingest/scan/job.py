@@ -51,23 +51,37 @@ class PageResult:
 
 
 class ScriptHint:
-    """Which script the item's pages decided so far (shared by the page threads): ``auto`` tries
-    the majority script first, so a simplified book costs one run per page after its first pages."""
+    """The script of the item's pages decided so far (shared by the page threads). ``auto`` reads
+    a page with the majority script's model first, and once a page was decided *clearly* (see
+    :func:`ingest.ocr.choose_and_read`) the item is ``settled``: later pages take that first
+    reading unless its own glyph vote is against it. So an item costs one Tesseract run per
+    page, plus a second run on its first page when that page is not in the script tried first."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.counts = {"trad": 0, "simp": 0}
+        self.clear = {"trad": 0, "simp": 0}
 
-    def record(self, model: str | None) -> None:
+    def record(self, model: str | None, candidates: dict[str, Any] | None = None) -> None:
         script = ocr.script_of(model)
-        if script:
-            with self._lock:
-                self.counts[script] += 1
-
-    @property
-    def prefer(self) -> str:
+        if not script:
+            return
+        votes = candidates or {}
         with self._lock:
-            return "simp" if self.counts["simp"] > self.counts["trad"] else "trad"
+            self.counts[script] += 1
+            if "trad_votes" in votes and ocr.clearly(script, votes["trad_votes"], votes["simp_votes"]):
+                self.clear[script] += 1
+
+    def choice(self) -> tuple[str | None, bool]:
+        """(script to read first: the majority so far — None before any page was decided, so
+        that :func:`ingest.ocr.script_prior` guesses —, settled: some page was clearly in that
+        script and none clearly in the other)."""
+        with self._lock:
+            if not any(self.counts.values()):
+                return None, False
+            prefer = "simp" if self.counts["simp"] > self.counts["trad"] else "trad"
+            other = "trad" if prefer == "simp" else "simp"
+            return prefer, self.clear[prefer] > 0 and self.clear[other] == 0
 
 
 def process_page(spec: dict[str, Any], source: dict[str, Any], src_path: Path, workdir: Path, *,
@@ -103,10 +117,10 @@ def process_page(spec: dict[str, Any], source: dict[str, Any], src_path: Path, w
             res.text = ocr.words_text(text_words)
             res.detail = {"text": "pdf text layer"}
         else:
-            read = ocr.choose_and_read(page_path, img, lang, vertical, dpi=dpi,
-                                       prefer=hint.prefer if hint else "trad")
+            prefer, settled = hint.choice() if hint else (None, False)
+            read = ocr.choose_and_read(page_path, img, lang, vertical, dpi=dpi, prefer=prefer, settled=settled)
             if hint:
-                hint.record(read.model)
+                hint.record(read.model, read.candidates)
             res.words, res.text, res.model, res.confidence = read.words, read.text, read.model, read.confidence
             res.detail = {"ocr_model": read.model, **({"auto": read.candidates} if read.candidates else {})}
             hocr = stem.with_suffix(".hocr")
@@ -135,8 +149,12 @@ def run_scan(ctx: JobContext) -> None:
         item = s.get(Item, ctx.job.item_id)
         if item is None or item.deleted_at is not None:
             raise InvalidInput(f"item {ctx.job.item_id} no longer exists")
-        finished = {p.n for p in s.scalars(select(Page).where(Page.item_id == item.id))
-                    if p.ocr_status in ("done", "skipped")}
+        done_pages = [p for p in s.scalars(select(Page).where(Page.item_id == item.id))
+                      if p.ocr_status in ("done", "skipped")]
+        finished = {p.n for p in done_pages}
+        hint = ScriptHint()
+        for p in done_pages:  # a resumed job keeps reading the majority script first
+            hint.record(p.ocr_model)
     lang = payload.get("lang") or settings.ocr_languages
     vertical = payload.get("vertical")
     todo = [p for p in specs if p["n"] not in finished]
@@ -148,7 +166,6 @@ def run_scan(ctx: JobContext) -> None:
     settings.cache_dir.mkdir(parents=True, exist_ok=True)
     workdir = Path(tempfile.mkdtemp(prefix=f"scan-{ctx.job.id}-", dir=settings.cache_dir))
     pool = ThreadPoolExecutor(max_workers=max(1, settings.workers), thread_name_prefix="scan-page")
-    hint = ScriptHint()
     try:
         pending: set[Future] = set()
         for spec in todo:
