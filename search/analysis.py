@@ -79,9 +79,21 @@ def fold_char(ch: str) -> str:
     return n
 
 
+class _FoldTable(dict):
+    """Code point → folded character, filled on first use, for :meth:`str.translate` (one C-level
+    dictionary look-up per character instead of a Python call per character)."""
+
+    def __missing__(self, code: int) -> str:
+        folded = self[code] = fold_char(chr(code))
+        return folded
+
+
+_FOLD = _FoldTable()
+
+
 def normalise(text: str) -> str:
     """The folded text, exactly as long as ``text`` (one output character per input character)."""
-    return "".join(map(fold_char, text))
+    return text.translate(_FOLD)
 
 
 class Token(NamedTuple):
@@ -168,6 +180,36 @@ def jyutping(text: str) -> list[str]:
     return out
 
 
+#: Indexed between the syllables of Han characters that do not stand together (other text between
+#: them, or a character without a reading), so a Jyutping phrase cannot match across it. Never a
+#: query term: query syllables are letters only.
+JYUTPING_BREAK = "|"
+
+
+def jyutping_terms(text: str) -> list[str]:
+    """What the Jyutping field indexes: the syllables of each run of Han characters (spaces and line
+    breaks inside a run don't break it, as for Han bigrams), with :data:`JYUTPING_BREAK` between
+    runs, so ``gwong zau`` as a phrase finds 廣州 but not 光 … 酒."""
+    out: list[str] = []
+    for m in _RUN.finditer(text):
+        run = m.group(1)
+        if run is None:
+            continue
+        for ch in run:
+            if ch.isspace():
+                continue
+            syl = char_reading(ch)
+            if syl:
+                out.append(syl)
+            elif out and out[-1] != JYUTPING_BREAK:
+                out.append(JYUTPING_BREAK)
+        if out and out[-1] != JYUTPING_BREAK:
+            out.append(JYUTPING_BREAK)
+    if out and out[-1] == JYUTPING_BREAK:
+        out.pop()
+    return out
+
+
 @lru_cache(maxsize=100_000)
 def char_reading(ch: str) -> str | None:
     """The toneless Jyutping of one Han character (the traditional form first: 广 is also a
@@ -218,24 +260,62 @@ def _query_parts(query: str) -> list[str]:
     return parts
 
 
+class Matcher:
+    """Finds where a query's words and phrases are in one text (for ``<mark>`` and word boxes).
+
+    ``parts`` are (phrase, syllables) pairs: ``phrase`` (a word or phrase) matches on normalised
+    text — a Han sequence wherever its characters appear contiguously in either script, Latin words
+    whole; ``syllables`` (toneless Jyutping) match consecutive Han characters read that way. Either
+    may be None. Built once per query; its patterns are compiled once.
+    """
+
+    def __init__(self, parts: Iterable[tuple[str | None, tuple[str, ...] | None]]):
+        self.patterns = [p for p in (_part_pattern(ph) for ph, _ in parts if ph) if p is not None]
+        self.syllables = list(dict.fromkeys(tuple(sy) for _, sy in parts if sy))
+
+    def __bool__(self) -> bool:
+        return bool(self.patterns or self.syllables)
+
+    def find(self, text: str) -> list[tuple[int, int]]:
+        """Sorted, merged (start, end) spans into ``text``."""
+        if not text:
+            return []
+        norm = normalise(text)
+        spans: list[tuple[int, int]] = []
+        for pattern in self.patterns:
+            spans.extend(m.span() for m in pattern.finditer(norm))
+        for syllables in self.syllables:
+            spans.extend(_jyutping_spans(text, syllables))
+        return _merge(spans)
+
+
+def phrase_syllables(phrase: str) -> tuple[str, ...] | None:
+    """The toneless syllables of a word or phrase written in Jyutping (every word must read as
+    Jyutping: ``gwong2 zau1``, ``gwong zau``, ``gwong2zau1``), else None."""
+    out: list[str] = []
+    for word in phrase.split():
+        syl = jyutping_query(word)
+        if not syl:
+            return None
+        out.extend(syl)
+    return tuple(out) or None
+
+
+@lru_cache(maxsize=1024)
+def matcher(query: str) -> Matcher:
+    """A :class:`Matcher` for a free-text query: each word or quoted phrase is a part; one written
+    in Jyutping also matches its reading (a quoted multi-syllable one as a phrase)."""
+    return Matcher([(part, None if any(is_han(c) for c in part) else phrase_syllables(part))
+                    for part in _query_parts(query)])
+
+
 def find_matches(text: str, query: str) -> list[tuple[int, int]]:
     """Where ``query`` (a search query or a plain phrase) matches in ``text``: sorted, merged (start, end).
 
     Each word or quoted phrase of the query is matched on normalised text: a Han sequence matches
     wherever its characters appear contiguously in either script, a Latin word matches whole words.
     """
-    norm = normalise(text)
-    spans: list[tuple[int, int]] = []
-    for part in _query_parts(query):
-        pattern = _part_pattern(part)
-        if pattern is None:
-            continue
-        spans.extend(m.span() for m in pattern.finditer(norm))
-        if not any(is_han(c) for c in part):
-            syllables = jyutping_query(part) if " " not in part.strip() else None
-            if syllables:
-                spans.extend(_jyutping_spans(text, syllables))
-    return _merge(spans)
+    return matcher(query).find(text)
 
 
 _WORD_CHAR = f"[^\\W{_HAN_CLASS}]"
@@ -261,17 +341,21 @@ def _part_pattern(part: str) -> re.Pattern | None:
     return re.compile("".join(pieces))
 
 
-def _jyutping_spans(text: str, syllables: list[str]) -> list[tuple[int, int]]:
-    """Spans of consecutive Han characters that read as ``syllables``."""
-    readings = [(i, char_reading(c)) for i, c in enumerate(text) if is_han(c)]
-    out = []
+def _jyutping_spans(text: str, syllables: tuple[str, ...] | list[str]) -> list[tuple[int, int]]:
+    """Spans of consecutive Han characters (spaces and line breaks between them allowed, as in the
+    index) that read as ``syllables``."""
+    out: list[tuple[int, int]] = []
     n = len(syllables)
-    for k in range(len(readings) - n + 1):
-        window = readings[k:k + n]
-        if window[-1][0] - window[0][0] != n - 1:
+    first = syllables[0]
+    for m in _RUN.finditer(text):
+        if m.group(1) is None:
             continue
-        if [r[1] for r in window] == syllables:
-            out.append((window[0][0], window[-1][0] + 1))
+        chars = [(m.start() + k, c) for k, c in enumerate(m.group(1)) if not c.isspace()]
+        for k in range(len(chars) - n + 1):
+            if char_reading(chars[k][1]) != first:
+                continue
+            if all(char_reading(chars[k + j][1]) == syllables[j] for j in range(1, n)):
+                out.append((chars[k][0], chars[k + n - 1][0] + 1))
     return out
 
 
@@ -292,9 +376,11 @@ def highlight(text: str, spans: list[tuple[int, int]], *, context: int = 40, max
     for s, e in spans:
         if windows and s - windows[-1][-1][1] <= context:
             windows[-1].append((s, e))
+        elif len(windows) == max_snippets:
+            break  # the snippets to show are complete
         else:
             windows.append([(s, e)])
-    for group in windows[:max_snippets]:
+    for group in windows:
         a = max(0, group[0][0] - context)
         b = min(len(text), group[-1][1] + context)
         pieces = ["…" if a > 0 else ""]

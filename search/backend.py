@@ -1,8 +1,9 @@
 """The SearchBackend interface both engines implement, and the shapes they exchange.
 
 Backends index :class:`search.documents.Document` objects (already analysed by
-:mod:`search.analysis`) and answer compiled :mod:`search.query` trees. Snippets and hit boxes are
-built afterwards from repository rows (:mod:`search.service`), identically for both engines.
+:mod:`search.analysis`) and answer compiled :mod:`search.query` trees. With the result items they
+return which pages/segments of each hold the query's words (:class:`SubHit`); snippets and hit
+boxes are then built from repository rows (:mod:`search.service`), identically for both engines.
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import Callable, Iterable
 
 from repository.access import Viewer
 from search.documents import Document
-from search.query import Node
+from search.query import Node, Text
 
 #: Facet names, in display order, and the document field behind each.
 FACETS = ("collection", "institution", "type", "language", "decade", "place", "subject")
@@ -44,6 +45,10 @@ class SearchRequest:
     offset: int = 0
     limit: int = 20
     facets: bool = True
+    #: free-text words/phrases whose pages and segments are wanted with each result item
+    hits_for: tuple[Text, ...] = ()
+    #: at most this many pages/segments per result item (the first by kind and id)
+    hits_per_item: int = 50
 
 
 @dataclass
@@ -52,6 +57,7 @@ class BackendResult:
     items: list[tuple[int, float]]  # (item id, score) in result order
     facets: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
     took_ms: float | None = None  # the engine's own time, when it reports one
+    subhits: list["SubHit"] = field(default_factory=list)  # see SearchRequest.hits_for
 
 
 @dataclass(frozen=True)
@@ -60,7 +66,7 @@ class SubHit:
 
     item_id: int
     kind: str  # "page" | "segment"
-    ref: int  # Page.n or Segment.id
+    ref: int  # Page.id or Segment.id
 
 
 class SearchBackend(ABC):
@@ -84,11 +90,8 @@ class SearchBackend(ABC):
 
     @abstractmethod
     def search(self, request: SearchRequest) -> BackendResult:
-        """Item-level results with facet counts, visibility enforced inside the engine query."""
-
-    @abstractmethod
-    def locate(self, root: Node, item_ids: list[int], limit: int = 500) -> list[SubHit]:
-        """Page and segment documents of ``item_ids`` matching the query's words."""
+        """Item-level results with facet counts, visibility enforced inside the engine query, and
+        the matching pages/segments of the result items (``request.hits_for``)."""
 
     @abstractmethod
     def count(self) -> int:
@@ -102,6 +105,11 @@ class SearchBackend(ABC):
     def rebuild(self, docs: Iterable[list[Document]], progress: Callable[[int], None] | None = None) -> int:
         """Build a fresh index from batches of documents (one batch per item) and swap it in
         without downtime; returns the number of items indexed."""
+
+    def outdated(self) -> bool:
+        """True when the index was built by an older version of the product (different fields or
+        analysis) and must be rebuilt (:func:`search.service.rebuild_if_outdated`)."""
+        return False
 
     def close(self) -> None:
         """Release resources."""

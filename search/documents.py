@@ -28,7 +28,7 @@ class Document:
     id: str
     kind: str  # item | page | segment
     item_id: int
-    ref: int = 0  # page number or segment id
+    ref: int = 0  # Page.id or Segment.id (primary keys: hit pages are loaded by key)
     texts: dict[str, str] = field(default_factory=dict)
     facets: dict[str, list[str]] = field(default_factory=dict)
     public: bool = False
@@ -41,12 +41,12 @@ class Document:
     end: float | None = None
 
     def term_fields(self) -> dict[str, list[str]]:
-        """Every indexed field as its list of terms (bigram, unigram and Jyutping fields)."""
+        """Every indexed field as its list of terms (bigram, unigram and Jyutping fields with breaks)."""
         out: dict[str, list[str]] = {}
         for name, text in self.texts.items():
             out[name] = analysis.terms(text, "bigram")
             out[name + "_u"] = analysis.terms(text, "unigram")
-        out["jp"] = analysis.jyutping(self.texts.get("all", ""))
+        out["jp"] = analysis.jyutping_terms(self.texts.get("all", ""))
         return out
 
 
@@ -106,7 +106,7 @@ def documents_for(item: Item) -> list[Document]:
     docs = [item_doc]
     for page, text in zip(item.pages, page_texts):
         if text.strip():
-            docs.append(Document(id=f"page-{item.id}-{page.n}", kind="page", ref=page.n, texts={"all": text}, **common))
+            docs.append(Document(id=f"page-{item.id}-{page.n}", kind="page", ref=page.id, texts={"all": text}, **common))
     for seg, text in zip(item.segments, seg_texts):
         if text.strip():
             docs.append(Document(id=f"segment-{item.id}-{seg.id}", kind="segment", ref=seg.id, texts={"all": text},

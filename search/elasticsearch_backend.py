@@ -3,6 +3,10 @@
 * An **index template** (``<alias>-template`` for ``<alias>.v*``) holds settings and mappings; the
   product reads and writes through the **alias** (``settings.elasticsearch_index``), so
   :meth:`rebuild` fills a new index and swaps the alias with no downtime.
+* One Elasticsearch document per item, its pages and transcript segments **nested** in it
+  (``parts``): the result search returns the matching pages/segments of each result item with
+  ``inner_hits``, so a search is one round trip. ``SCHEMA_VERSION`` (in the mapping's ``_meta``)
+  says which layout an index has; an older index is rebuilt (:meth:`outdated`).
 * Analysis: Elasticsearch gets the terms :mod:`search.analysis` produced (Han bigrams/unigrams,
   folded words, Jyutping) space-separated, indexed with the built-in ``whitespace`` analyzer. The
   integ-test-zip distribution has no analysis-common module (no ``cjk_width``/``cjk_bigram``), and
@@ -14,8 +18,7 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 from elastic_transport import ConnectionError as TransportConnectionError
 from elastic_transport import ConnectionTimeout, TransportError
@@ -25,46 +28,61 @@ from config import Unavailable
 from search.backend import FACETS, BackendResult, SearchBackend, SearchRequest, SubHit
 from search.documents import TEXT_FIELDS, Document
 from search.query import And, MatchAll, Node, Not, Or, Text, YearRange
-from search.whoosh_backend import positive_text
 
 log = logging.getLogger("heritage.search")
 TERM_FIELDS = [f for name in TEXT_FIELDS for f in (name, name + "_u")] + ["jp"]
+#: term fields of the nested page/segment documents (``parts``)
+PART_FIELDS = ["all", "all_u", "jp"]
 FACET_SIZE = 100
 RETRY_STATUSES = (429, 502, 503, 504)
+#: Version of the mappings and of what the term fields hold; an index with another one (in the
+#: mapping's ``_meta``) was built by an older product and is rebuilt (``outdated``). 2: pages and
+#: segments are nested ``parts`` of their item (one search returns items and hit pages); the
+#: Jyutping field has breaks between runs of Han characters.
+SCHEMA_VERSION = 2
+#: an item may have this many pages + segments (Elasticsearch's default limit is 10 000)
+MAX_PARTS = 200_000
 
 
 def mappings() -> dict[str, Any]:
     props: dict[str, Any] = {f: {"type": "text", "analyzer": "whitespace"} for f in TERM_FIELDS}
     props.update({
-        "id": {"type": "keyword"}, "kind": {"type": "keyword"}, "gen": {"type": "keyword"},
-        "item_id": {"type": "integer"}, "ref": {"type": "integer"},
+        "id": {"type": "keyword"}, "kind": {"type": "keyword"},
+        "item_id": {"type": "integer"},
         "public": {"type": "boolean"}, "institution_id": {"type": "integer"},
         "year_from": {"type": "integer"}, "year_to": {"type": "integer"}, "date_sort": {"type": "integer"},
-        "title_sort": {"type": "keyword"}, "start": {"type": "float"}, "end": {"type": "float"},
+        "title_sort": {"type": "keyword"},
+        # an item's pages and transcript segments, as nested documents: the result search finds
+        # the matching ones of each result item with inner_hits, in the same request
+        "parts": {"type": "nested", "properties": {
+            "kind": {"type": "keyword"}, "ref": {"type": "integer"},
+            **{f: {"type": "text", "analyzer": "whitespace"} for f in PART_FIELDS},
+        }},
     })
     props.update({"f_" + name: {"type": "keyword"} for name in FACETS})
-    return {"dynamic": "strict", "_source": {"excludes": TERM_FIELDS}, "properties": props}
+    return {"dynamic": "strict", "_meta": {"heritage_schema": SCHEMA_VERSION},
+            "_source": {"excludes": TERM_FIELDS + [f"parts.{f}" for f in PART_FIELDS]}, "properties": props}
 
 
-def compile_query(node: Node) -> dict[str, Any]:
-    """A :mod:`search.query` tree as Elasticsearch query DSL."""
+def compile_query(node: Node, prefix: str = "") -> dict[str, Any]:
+    """A :mod:`search.query` tree as Elasticsearch query DSL (``prefix``: the nested path's, e.g. ``parts.``)."""
     if isinstance(node, MatchAll):
         return {"match_all": {}}
     if isinstance(node, Text):
-        alts = [{"term": {f: t[0]}} if len(t) == 1 else {"match_phrase": {f: {"query": " ".join(t)}}}
+        alts = [{"term": {prefix + f: t[0]}} if len(t) == 1 else {"match_phrase": {prefix + f: {"query": " ".join(t)}}}
                 for f, t in node.alternatives]
         return alts[0] if len(alts) == 1 else {"bool": {"should": alts, "minimum_should_match": 1}}
     if isinstance(node, YearRange):
         return {"bool": {"filter": [{"range": {"year_from": {"lte": node.end}}},
                                     {"range": {"year_to": {"gte": node.start}}}]}}
     if isinstance(node, And):
-        must = [compile_query(c) for c in node.children if not isinstance(c, Not)]
-        must_not = [compile_query(c.child) for c in node.children if isinstance(c, Not)]
+        must = [compile_query(c, prefix) for c in node.children if not isinstance(c, Not)]
+        must_not = [compile_query(c.child, prefix) for c in node.children if isinstance(c, Not)]
         return {"bool": {"must": must, "must_not": must_not}}
     if isinstance(node, Or):
-        return {"bool": {"should": [compile_query(c) for c in node.children], "minimum_should_match": 1}}
+        return {"bool": {"should": [compile_query(c, prefix) for c in node.children], "minimum_should_match": 1}}
     if isinstance(node, Not):
-        return {"bool": {"must_not": [compile_query(node.child)]}}
+        return {"bool": {"must_not": [compile_query(node.child, prefix)]}}
     raise TypeError(node)
 
 
@@ -78,8 +96,10 @@ class ElasticsearchBackend(SearchBackend):
         self.backoff = backoff
         self.client = Elasticsearch(url, request_timeout=timeout, max_retries=0, retry_on_timeout=False)
         self._ready = False
+        self._current = False  # the alias's index is known to have SCHEMA_VERSION
         self.last_took_ms = 0.0  # Elasticsearch's own time for the last result search (benchmarks)
         self.took_total_ms = 0.0  # sum of ``took`` over every search request made (benchmarks)
+        self.searches = 0  # number of search requests made (benchmarks)
 
     # ---- plumbing --------------------------------------------------------------------------
     def _call(self, fn: Callable[[], Any]) -> Any:
@@ -113,7 +133,8 @@ class ElasticsearchBackend(SearchBackend):
         self.client.indices.put_index_template(
             name=self.template_name, index_patterns=[f"{self.alias}.v*"], priority=200,
             template={"settings": {"number_of_shards": 1, "number_of_replicas": 0,
-                                   "index": {"max_result_window": 10_000}},
+                                   "index": {"max_result_window": 10_000,
+                                             "mapping": {"nested_objects": {"limit": MAX_PARTS}}}},
                       "mappings": mappings()},
         )
 
@@ -133,64 +154,79 @@ class ElasticsearchBackend(SearchBackend):
         self._call(go)
         self._ready = True
 
+    def outdated(self) -> bool:
+        """True when the index behind the alias has other mappings than :data:`SCHEMA_VERSION`."""
+        if self._current:
+            return False
+
+        def version():
+            try:
+                found = self.client.indices.get_mapping(index=self.alias)
+            except NotFoundError:
+                return None  # no index yet: ensure_index creates a current one
+            return [(m.get("mappings", {}).get("_meta") or {}).get("heritage_schema") for m in found.values()]
+        versions = self._call(version)
+        if versions is not None and any(v != SCHEMA_VERSION for v in versions):
+            return True
+        self._current = True
+        return False
+
     # ---- writes ----------------------------------------------------------------------------
     @staticmethod
-    def _source(doc: Document, gen: str) -> dict[str, Any]:
-        src: dict[str, Any] = {
-            "id": doc.id, "kind": doc.kind, "gen": gen, "item_id": doc.item_id, "ref": doc.ref,
-            "public": doc.public, "institution_id": doc.institution_id,
-        }
-        for name, terms in doc.term_fields().items():
-            src[name] = " ".join(terms)
-        if doc.kind == "item":
-            src.update(title_sort=doc.title_sort or "\uffff", date_sort=doc.date_sort,
-                       year_from=doc.year_from, year_to=doc.year_to)
-            for name, values in doc.facets.items():
-                src["f_" + name] = values
-        else:
-            src.update(start=doc.start, end=doc.end)
-        return src
-
-    def _actions(self, docs: Iterable[Document], gen: str, index: str):
+    def _sources(docs: Iterable[Document]) -> Iterator[dict[str, Any]]:
+        """One Elasticsearch document per item: the item document with its page and segment
+        documents as nested ``parts`` (``docs`` lists each item document before its parts, as
+        :func:`search.documents.documents_for` makes them)."""
+        src: dict[str, Any] | None = None
         for doc in docs:
-            yield {"_op_type": "index", "_index": index, "_id": doc.id, "_source": self._source(doc, gen)}
+            if doc.kind == "item":
+                if src is not None:
+                    yield src
+                src = {"id": doc.id, "kind": doc.kind, "item_id": doc.item_id, "public": doc.public,
+                       "institution_id": doc.institution_id, "title_sort": doc.title_sort or "\uffff",
+                       "date_sort": doc.date_sort, "year_from": doc.year_from, "year_to": doc.year_to,
+                       "parts": []}
+                for name, terms in doc.term_fields().items():
+                    src[name] = " ".join(terms)
+                for name, values in doc.facets.items():
+                    src["f_" + name] = values
+            else:
+                if src is None or src["item_id"] != doc.item_id:
+                    raise ValueError(f"{doc.id} does not follow its item document")
+                part: dict[str, Any] = {"kind": doc.kind, "ref": doc.ref}
+                for name, terms in doc.term_fields().items():
+                    if name in PART_FIELDS:
+                        part[name] = " ".join(terms)
+                src["parts"].append(part)
+        if src is not None:
+            yield src
+
+    def _actions(self, docs: Iterable[Document], index: str):
+        for src in self._sources(docs):
+            yield {"_op_type": "index", "_index": index, "_id": src["id"], "_source": src}
 
     def index(self, docs: Iterable[Document]) -> None:
         self.ensure_index()
         docs = list(docs)
-        gen = uuid.uuid4().hex
-        self._call(lambda: helpers.bulk(self.client, self._actions(docs, gen, self.alias), chunk_size=500,
+        self._call(lambda: helpers.bulk(self.client, self._actions(docs, self.alias), chunk_size=200,
                                         refresh=True))
 
     def replace_items(self, item_ids: Iterable[int], docs: Iterable[Document]) -> None:
-        """Index the new documents, then delete the items' documents of older generations."""
+        """Index the items' new documents (each item is one document with its pages and segments
+        nested: replacing it replaces them all) and delete the items that have none any more."""
         self.ensure_index()
         ids = list(item_ids)
         docs = list(docs)
-        gen = uuid.uuid4().hex
+        gone = [f"item-{i}" for i in dict.fromkeys(ids) if i not in {d.item_id for d in docs}]
 
         def go():
             if docs:
-                helpers.bulk(self.client, self._actions(docs, gen, self.alias), chunk_size=500)
+                helpers.bulk(self.client, self._actions(docs, self.alias), chunk_size=200)
+            if gone:  # an already missing document is fine (not_found): ignore those errors
+                helpers.bulk(self.client, ({"_op_type": "delete", "_index": self.alias, "_id": d} for d in gone),
+                             chunk_size=1000, raise_on_error=False)
             self.client.indices.refresh(index=self.alias)
-            if ids:
-                self._delete_stale(ids, [d.id for d in docs])
         self._call(go)
-
-    def _delete_stale(self, ids: list[int], keep: list[str]) -> None:
-        """Delete the items' documents whose ids are not in ``keep`` (found by search, deleted in
-        bulk: the integ-test-zip distribution has no delete-by-query, which lives in the reindex
-        module). By id, not by write generation: two drains replacing the same item at once write
-        the same ids, so neither deletes what the other wrote."""
-        stale = {"bool": {"filter": [{"terms": {"item_id": ids}}], "must_not": [{"ids": {"values": keep}}]}}
-        while True:
-            resp = self.client.search(index=self.alias, query=stale, size=5000, _source=False)
-            hits = resp["hits"]["hits"]
-            if not hits:
-                return
-            helpers.bulk(self.client, ({"_op_type": "delete", "_index": h["_index"], "_id": h["_id"]} for h in hits),
-                         chunk_size=1000, raise_on_error=False)
-            self.client.indices.refresh(index=self.alias)
 
     def delete_items(self, item_ids: Iterable[int]) -> None:
         self.replace_items(item_ids, [])
@@ -207,6 +243,9 @@ class ElasticsearchBackend(SearchBackend):
         return {"term": {"public": True}}
 
     def search(self, request: SearchRequest) -> BackendResult:
+        """One request: the result items (ids from ``_id``, no ``_source``), facet counts, and —
+        through a nested query's ``inner_hits``, computed only for the returned items — which of
+        their pages and segments match ``request.hits_for``."""
         self.ensure_index()
         filters: list[dict[str, Any]] = [{"term": {"kind": "item"}}]
         vis = self._visibility(request)
@@ -215,10 +254,21 @@ class ElasticsearchBackend(SearchBackend):
         for name, values in request.filters.items():
             if values:
                 filters.append({"terms": {"f_" + name: values}})
+        query: dict[str, Any] = {"must": [compile_query(request.root)], "filter": filters}
+        texts = [t for t in request.hits_for if t.field is None]
+        if texts and request.hits_per_item > 0 and request.limit > 0:
+            # optional (must is there) and scoreless (score_mode none): it changes neither which
+            # items match nor their order; it only names the matching parts of each returned item
+            query["should"] = [{"nested": {
+                "path": "parts", "score_mode": "none", "ignore_unmapped": True,
+                "query": {"constant_score": {"filter": compile_query(Or(tuple(texts)), "parts.")}},
+                "inner_hits": {"name": "parts", "size": request.hits_per_item, "_source": False,
+                               "docvalue_fields": ["parts.kind", "parts.ref"],
+                               "sort": [{"parts.kind": "asc"}, {"parts.ref": "asc"}]},
+            }}]
         body: dict[str, Any] = {
-            "query": {"bool": {"must": [compile_query(request.root)], "filter": filters}},
-            "from": request.offset, "size": request.limit, "track_total_hits": True,
-            "_source": ["item_id"],
+            "query": {"bool": query},
+            "from": request.offset, "size": request.limit, "track_total_hits": True, "_source": False,
         }
         if request.facets:
             body["aggs"] = {name: {"terms": {"field": "f_" + name, "size": FACET_SIZE}} for name in FACETS}
@@ -227,26 +277,21 @@ class ElasticsearchBackend(SearchBackend):
         elif request.sort == "title":
             body["sort"] = [{"title_sort": "asc"}, {"item_id": "asc"}]
         resp = self._call(lambda: self.client.search(index=self.alias, **body))
-        items = [(int(h["_source"]["item_id"]), float(h["_score"] or 0.0)) for h in resp["hits"]["hits"]]
+        items: list[tuple[int, float]] = []
+        subhits: list[SubHit] = []
+        for h in resp["hits"]["hits"]:
+            item_id = int(h["_id"].removeprefix("item-"))
+            items.append((item_id, float(h["_score"] or 0.0)))
+            for part in h.get("inner_hits", {}).get("parts", {}).get("hits", {}).get("hits", []):
+                f = part["fields"]
+                subhits.append(SubHit(item_id, f["parts.kind"][0], int(f["parts.ref"][0])))
         facets = {name: [(b["key"], int(b["doc_count"])) for b in resp.get("aggregations", {}).get(name, {})
                          .get("buckets", [])] for name in FACETS} if request.facets else {}
         self.last_took_ms = float(resp["took"])
         self.took_total_ms += self.last_took_ms
-        return BackendResult(int(resp["hits"]["total"]["value"]), items, facets, took_ms=self.last_took_ms)
-
-    def locate(self, root: Node, item_ids: list[int], limit: int = 500) -> list[SubHit]:
-        texts = [t for t in positive_text(root) if t.field is None]
-        if not texts or not item_ids:
-            return []
-        self.ensure_index()
-        # filter context: no scoring, cacheable — which pages match is all that is needed here
-        query = {"bool": {"filter": [{"terms": {"item_id": item_ids}}, {"terms": {"kind": ["page", "segment"]}},
-                                     compile_query(Or(tuple(texts)))]}}
-        resp = self._call(lambda: self.client.search(index=self.alias, query=query, size=limit,
-                                                     track_total_hits=False, _source=["item_id", "kind", "ref"]))
-        self.took_total_ms += float(resp["took"])
-        return [SubHit(int(h["_source"]["item_id"]), h["_source"]["kind"], int(h["_source"]["ref"]))
-                for h in resp["hits"]["hits"]]
+        self.searches += 1
+        return BackendResult(int(resp["hits"]["total"]["value"]), items, facets, took_ms=self.last_took_ms,
+                             subhits=subhits)
 
     def count(self) -> int:
         self.ensure_index()
@@ -266,18 +311,17 @@ class ElasticsearchBackend(SearchBackend):
         self._call(self._put_template)
         new = f"{self.alias}.v{int(time.time() * 1000)}"
         self._call(lambda: self.client.indices.create(index=new, settings={"index": {"refresh_interval": "-1"}}))
-        gen = uuid.uuid4().hex
         count = 0
 
         def actions():
             nonlocal count
             for batch in docs:
-                yield from self._actions(batch, gen, new)
+                yield from self._actions(batch, new)
                 count += 1
                 if progress:
                     progress(1)
         try:
-            for ok, info in helpers.streaming_bulk(self.client, actions(), chunk_size=500, raise_on_error=True,
+            for ok, info in helpers.streaming_bulk(self.client, actions(), chunk_size=100, raise_on_error=True,
                                                    max_retries=self.retries, initial_backoff=self.backoff):
                 pass
         except (TransportConnectionError, ConnectionTimeout):
@@ -298,6 +342,7 @@ class ElasticsearchBackend(SearchBackend):
                 self.client.indices.delete(index=o, ignore_unavailable=True)
         self._call(swap)
         self._ready = True
+        self._current = True
         return count
 
     def drop(self) -> None:
@@ -305,6 +350,7 @@ class ElasticsearchBackend(SearchBackend):
         self.client.options(ignore_status=404).indices.delete(index=f"{self.alias}.v*")
         self.client.options(ignore_status=404).indices.delete_index_template(name=self.template_name)
         self._ready = False
+        self._current = False
 
     def close(self) -> None:
         self.client.close()

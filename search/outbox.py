@@ -50,9 +50,13 @@ def drain_outbox(repo: Repository, *, batch: int = BATCH, max_batches: int | Non
 
 def _drain(repo: Repository, batch: int, max_batches: int | None) -> int:
     from search.documents import load_documents
-    from search.service import backend_for
+    from search.service import backend_for, rebuild_if_outdated
 
     backend = backend_for(repo)
+    try:
+        rebuild_if_outdated(repo)  # documents of this version cannot go into an older index
+    except Unavailable:
+        pass  # unreachable: the batch below fails the same way and notes it on the tasks
     done = 0
     while max_batches is None or done < max_batches:
         with repo.session() as s:

@@ -6,6 +6,7 @@
     title:廣州 creator:"Lee Wai"   field prefixes: title, creator, subject, place
     1920-1949            items whose date range overlaps those years
     gwong2 zau1 / gwong zau        Latin words also match the Jyutping reading of Han text
+                                   (several such words: their syllables side by side, in order)
 
 Errors (unclosed quote or parenthesis, a dangling operator, an unknown field, a reversed year range,
 nothing searchable) raise :class:`config.InvalidInput` with a message a person can act on.
@@ -17,6 +18,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from config import InvalidInput
 from search import analysis
@@ -80,6 +82,17 @@ class ParsedQuery:
     def highlight_query(self) -> str:
         """The positive words/phrases as a plain query for :func:`analysis.find_matches`."""
         return " ".join(f'"{t.raw}"' for t in self.positive)
+
+    @cached_property
+    def matcher(self) -> analysis.Matcher:
+        """Finds the positive words and phrases in a text exactly as the query matches them
+        (a Jyutping phrase only where its syllables stand together)."""
+        parts = []
+        for t in self.positive:
+            phrase = t.raw if any(f != "jp" for f, _ in t.alternatives) else None
+            syllables = next((terms for f, terms in t.alternatives if f == "jp"), None)
+            parts.append((phrase, syllables))
+        return analysis.Matcher(parts)
 
 
 def text_node(raw: str, fieldname: str | None) -> Text | None:
@@ -165,6 +178,7 @@ class _Parser:
         self.i = 0
         self.positive: list[Text] = []
         self.count = 0
+        self._bare_jyutping: set[int] = set()  # id() of Text nodes from an unquoted word that reads as Jyutping
 
     def peek(self) -> str | None:
         return self.toks[self.i][0] if self.i < len(self.toks) else None
@@ -207,7 +221,38 @@ class _Parser:
                 parts.append(node)
         if not parts:
             return None
+        parts = self._jyutping_phrases(parts)
         return parts[0] if len(parts) == 1 else And(tuple(parts))
+
+    def _jyutping_phrases(self, parts: list[Node]) -> list[Node]:
+        """Consecutive unquoted words that read as Jyutping (``gwong zau``, ``gwong2 zau1``) match
+        Han text as one phrase — their syllables adjacent and in order — or, as Latin words, each
+        anywhere (``canton fair``): Or(And(words), jp-phrase)."""
+        out: list[Node] = []
+        run: list[Text] = []
+
+        def flush() -> None:
+            if len(run) < 2:
+                out.extend(run)
+            else:
+                words = [Text(t.raw, None, tuple(a for a in t.alternatives if a[0] != "jp")) for t in run]
+                syllables = tuple(s for t in run for f, terms in t.alternatives if f == "jp" for s in terms)
+                phrase = Text(" ".join(t.raw for t in run), None, (("jp", syllables),))
+                out.append(Or((And(tuple(words)), phrase)))
+                ids = {id(t) for t in run}
+                at = [k for k, p in enumerate(self.positive) if id(p) in ids]
+                if at:  # the run's words were positive: highlight the words and the phrase instead
+                    self.positive[at[0]:at[-1] + 1] = words + [phrase]
+            run.clear()
+
+        for p in parts:
+            if isinstance(p, Text) and id(p) in self._bare_jyutping:
+                run.append(p)
+            else:
+                flush()
+                out.append(p)
+        flush()
+        return out
 
     def unary(self, negated: bool) -> Node | None:
         if self.peek() == "NOT":
@@ -251,7 +296,18 @@ class _Parser:
             raise InvalidInput(f"the query has more than {MAX_TERMS} words or phrases; shorten it", field="q")
         if not negated:
             self.positive.append(node)
+        if kind == "word" and fieldname is None and any(f == "jp" for f, _ in node.alternatives):
+            self._bare_jyutping.add(id(node))
         return node
+
+
+def positive_text(node: Node) -> list[Text]:
+    """The Text nodes not under a NOT (what locates pages and segments)."""
+    if isinstance(node, Text):
+        return [node]
+    if isinstance(node, (And, Or)):
+        return [t for c in node.children for t in positive_text(c)]
+    return []
 
 
 def parse(q: str | None) -> ParsedQuery:

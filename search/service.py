@@ -6,11 +6,12 @@ are then built here from repository rows, identically for both.
 """
 from __future__ import annotations
 
+import logging
 import threading
 import weakref
 from typing import Any, Callable
 
-from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy import delete, func, select
 
 from config import InvalidInput
 from repository import Repository
@@ -18,13 +19,20 @@ from repository.access import Viewer, can_view
 from repository.models import IndexTask, Item, Page, Segment
 from search import analysis
 from search.backend import FACETS, SORTS, SearchBackend, SearchRequest, Visibility
-from search.query import parse
+from search.query import parse, positive_text
 
 MAX_PER_PAGE = 100
 MAX_WINDOW = 10_000  # deepest result reachable by paging (Elasticsearch's max_result_window)
 MAX_HITS_PER_ITEM = 50
-MAX_SUBHITS = 200  # pages/segments looked at for hits per result page (best matches first)
+#: pages/segments looked at for hits: per result item (the backend returns the first ones by kind
+#: and id; each gives at least one hit, so this fills MAX_HITS_PER_ITEM) and per result page
+#: (in result order), which bounds the work of a request
+MAX_SUBHITS_PER_ITEM = MAX_HITS_PER_ITEM
+MAX_SUBHITS = 500
 
+log = logging.getLogger("heritage.search")
+#: what page_hits and snippets read of a page
+PAGE_COLUMNS = (Page.id, Page.item_id, Page.n, Page.text, Page.words, Page.width, Page.height)
 _backends: "weakref.WeakKeyDictionary[Repository, SearchBackend]" = weakref.WeakKeyDictionary()
 _lock = threading.Lock()
 
@@ -80,36 +88,40 @@ def search(repo: Repository, q: str, *, filters: dict[str, list[str]] | None = N
                            field="page")
     parsed = parse(q)
     backend = backend_for(repo)
+    # one backend search: the result items and, for those, which pages/segments hold the words
     result = backend.search(SearchRequest(parsed.root, Visibility.of(viewer), _check_filters(filters), sort,
-                                          (page - 1) * per_page, per_page))
+                                          (page - 1) * per_page, per_page,
+                                          hits_for=tuple(positive_text(parsed.root)) if parsed.positive else (),
+                                          hits_per_item=MAX_SUBHITS_PER_ITEM))
     ids = [i for i, _ in result.items]
-    subs = backend.locate(parsed.root, ids, limit=MAX_SUBHITS) if ids and parsed.positive else []
-    hq = parsed.highlight_query
+    subs = result.subhits[:MAX_SUBHITS]
+    matcher = parsed.matcher
     out: list[dict[str, Any]] = []
     with repo.session() as s:
-        items = {it.id: it for it in s.scalars(select(Item).where(Item.id.in_(ids)))}
+        items = {it.id: it for it in s.scalars(select(Item).where(Item.id.in_(ids)))} if ids else {}
+        # by primary key: exactly the matched rows, one cached statement; a row must still belong
+        # to the item the index says (the index may be a moment behind the database)
         pages_wanted = {(h.item_id, h.ref) for h in subs if h.kind == "page"}
-        segs_wanted = {h.ref for h in subs if h.kind == "segment"}
-        pages: dict[int, list[Page]] = {}
+        segs_wanted = {(h.item_id, h.ref) for h in subs if h.kind == "segment"}
+        pages: dict[int, list[Any]] = {}
         if pages_wanted:
-            # one (item_id = ? AND n IN (…)) per item uses the (item_id, n) index on every database
-            # (a row-value IN makes SQLite scan the whole page table)
-            by_item: dict[int, set[int]] = {}
-            for i, n in pages_wanted:
-                by_item.setdefault(i, set()).add(n)
-            query = select(Page).where(or_(*(and_(Page.item_id == i, Page.n.in_(ns))
-                                             for i, ns in by_item.items()))).order_by(Page.n)
-            for p in s.scalars(query):
-                pages.setdefault(p.item_id, []).append(p)
+            # plain rows with the columns hits and snippets need (ORM objects cost more than the
+            # rest of the work on a page)
+            for p in s.execute(select(*PAGE_COLUMNS).where(Page.id.in_({r for _, r in pages_wanted}))
+                               .order_by(Page.n)):
+                if (p.item_id, p.id) in pages_wanted:
+                    pages.setdefault(p.item_id, []).append(p)
         segs: dict[int, list[Segment]] = {}
         if segs_wanted:
-            for sg in s.scalars(select(Segment).where(Segment.id.in_(segs_wanted)).order_by(Segment.start)):
-                segs.setdefault(sg.item_id, []).append(sg)
+            for sg in s.scalars(select(Segment).where(Segment.id.in_({r for _, r in segs_wanted}))
+                                .order_by(Segment.start)):
+                if (sg.item_id, sg.id) in segs_wanted:
+                    segs.setdefault(sg.item_id, []).append(sg)
         for item_id, score in result.items:
             item = items.get(item_id)
             if item is None or not can_view(item, viewer):
                 continue  # the index is a moment behind the database: never show what may not be seen
-            out.append(_result(item, score, hq, pages.get(item_id, []), segs.get(item_id, [])))
+            out.append(_result(item, score, matcher, pages.get(item_id, []), segs.get(item_id, [])))
     return {
         "total": result.total,
         "results": out,
@@ -122,28 +134,29 @@ def search(repo: Repository, q: str, *, filters: dict[str, list[str]] | None = N
     }
 
 
-def _result(item: Item, score: float, hq: str, pages: list[Page], segs: list[Segment]) -> dict[str, Any]:
+def _result(item: Item, score: float, matcher: analysis.Matcher, pages: list[Any],
+            segs: list[Segment]) -> dict[str, Any]:
     snippets: list[str] = []
     hits: list[dict[str, Any]] = []
-    if hq:
-        title_spans = analysis.find_matches(item.title, hq)
+    if matcher:
+        title_spans = matcher.find(item.title)
         if title_spans:
             snippets += analysis.highlight(item.title, title_spans, max_snippets=1)
         for p in pages:
-            boxes, spans = page_hits(p, hq)
+            boxes, spans = page_hits(p, matcher)
             hits += [{"page": p.n, "xywh": b} for b in boxes]
             if spans and len(snippets) < 3:
                 snippets += analysis.highlight(p.text, spans, max_snippets=1)
         for sg in segs:
-            spans = analysis.find_matches(sg.text or "", hq)
-            if spans or analysis.find_matches(sg.title or "", hq):
+            spans = matcher.find(sg.text or "")
+            if spans or matcher.find(sg.title or ""):
                 hits.append({"start": sg.start, "end": sg.end})
                 if spans and len(snippets) < 3:
                     snippets += analysis.highlight(sg.text, spans, max_snippets=1)
         if not snippets:
             for values in (item.metadata_ or {}).values():
                 for v in values:
-                    spans = analysis.find_matches(v.get("value") or "", hq)
+                    spans = matcher.find(v.get("value") or "")
                     if spans and len(snippets) < 2:
                         snippets += analysis.highlight(v["value"], spans, max_snippets=1)
     return {"id": item.id, "title": item.title, "score": round(float(score), 4), "snippets": snippets[:3],
@@ -167,15 +180,16 @@ def _words_text(words: list[dict]) -> tuple[str, list[tuple[int, int]]]:
     return "".join(parts), spans
 
 
-def page_hits(page: Page, query: str) -> tuple[list[list[int]], list[tuple[int, int]]]:
-    """Boxes ([x, y, w, h] in page-image pixels, one per matched line) for ``query`` on a page,
-    and the matched spans in ``page.text`` (for snippets)."""
-    text_spans = analysis.find_matches(page.text or "", query)
+def page_hits(page: Any, query: str | analysis.Matcher) -> tuple[list[list[int]], list[tuple[int, int]]]:
+    """Boxes ([x, y, w, h] in page-image pixels, one per matched line) for ``query`` (a query
+    string or a parsed query's matcher) on a page (a :class:`Page` or a row of PAGE_COLUMNS), and the matched spans in ``page.text`` (for snippets)."""
+    matcher = analysis.matcher(query) if isinstance(query, str) else query
+    text_spans = matcher.find(page.text or "")
     words = page.words or []
     boxes: list[list[int]] = []
     if words:
         text, word_spans = _words_text(words)
-        for s, e in analysis.find_matches(text, query):
+        for s, e in matcher.find(text):
             by_line: dict[Any, list[list[int]]] = {}
             for w, (ws, we) in zip(words, word_spans):
                 if ws < e and we > s and w.get("xywh"):
@@ -206,6 +220,18 @@ def rebuild(repo: Repository, progress: Callable[[int], None] | None = None) -> 
     with repo.db.transaction() as s:
         s.execute(delete(IndexTask).where(IndexTask.id <= last_task))
     return n
+
+
+def rebuild_if_outdated(repo: Repository) -> bool:
+    """Rebuild the index (with the usual swap: searches keep working meanwhile) when an older
+    version of the product built it; True if it did. The outbox drain calls this first, so after an
+    upgrade the worker brings the index up to date by itself (``heritage reindex`` also does)."""
+    if not backend_for(repo).outdated():
+        return False
+    log.warning("the search index was built by an older version: rebuilding it")
+    n = rebuild(repo)
+    log.warning("search index rebuilt (%d items)", n)
+    return True
 
 
 def total_items(repo: Repository) -> int:

@@ -17,7 +17,7 @@ from config import Unavailable
 from search import analysis
 from search.backend import FACETS, BackendResult, SearchBackend, SearchRequest, SubHit
 from search.documents import TEXT_FIELDS, Document
-from search.query import And, MatchAll, Node, Not, Or, Text, YearRange
+from search.query import And, MatchAll, Node, Not, Or, Text, YearRange, positive_text  # noqa: F401
 
 T = TypeVar("T")
 
@@ -48,7 +48,8 @@ class HeritageTokenizer(Tokenizer):
 
 
 class JyutpingTokenizer(Tokenizer):
-    """Toneless Jyutping syllables of the Han characters (廣州 → gwong, zau)."""
+    """Toneless Jyutping syllables of the Han characters (廣州 → gwong, zau), with a gap in the
+    positions between runs of Han characters (:func:`search.analysis.jyutping_terms`)."""
 
     def __eq__(self, other):
         return isinstance(other, JyutpingTokenizer)
@@ -56,7 +57,9 @@ class JyutpingTokenizer(Tokenizer):
     def __call__(self, value, positions=False, chars=False, keeporiginal=False, removestops=True,
                  start_pos=0, start_char=0, tokenize=True, mode="", **kwargs):
         t = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
-        for i, syl in enumerate(analysis.jyutping(value)):
+        for i, syl in enumerate(analysis.jyutping_terms(value)):
+            if syl == analysis.JYUTPING_BREAK:
+                continue  # a gap in the positions: a phrase cannot match across it
             t.text, t.boost, t.stopped = syl, 1.0, False
             if positions:
                 t.pos = start_pos + i
@@ -134,13 +137,11 @@ def compile_query(node: Node) -> wq.Query:
     raise TypeError(node)
 
 
-def positive_text(node: Node) -> list[Text]:
-    """The Text nodes not under a NOT (what locates pages and segments)."""
-    if isinstance(node, Text):
-        return [node]
-    if isinstance(node, (And, Or)):
-        return [t for c in node.children for t in positive_text(c)]
-    return []
+#: Version of the schema and of what its fields hold (2: Jyutping positions have gaps between runs
+#: of Han characters), kept in a file next to the index; another one means an older product built
+#: the index and it is rebuilt (:meth:`WhooshBackend.outdated`).
+SCHEMA_VERSION = 2
+VERSION_FILE = "heritage-schema"
 
 
 class WhooshBackend(SearchBackend):
@@ -161,10 +162,22 @@ class WhooshBackend(SearchBackend):
             else:
                 try:
                     self._ix = index.create_in(str(self.directory), schema())
+                    self._write_version()
                 except LockError:  # another process is creating it
                     time.sleep(0.5)
                     self._ix = index.open_dir(str(self.directory))
         return self._ix
+
+    def _write_version(self) -> None:
+        (self.directory / VERSION_FILE).write_text(f"{SCHEMA_VERSION}\n")
+
+    def outdated(self) -> bool:
+        if not index.exists_in(str(self.directory)):
+            return False  # created current on first use
+        try:
+            return (self.directory / VERSION_FILE).read_text().strip() != str(SCHEMA_VERSION)
+        except FileNotFoundError:
+            return True
 
     def _read(self, fn: Callable[[Any], T]) -> T:
         """Run ``fn(searcher)`` on the newest generation of the index.
@@ -268,7 +281,7 @@ class WhooshBackend(SearchBackend):
             sortedby = [sorting.FieldFacet("date_sort"), sorting.FieldFacet("item_num")]
         elif request.sort == "title":
             sortedby = [sorting.FieldFacet("title_sort"), sorting.FieldFacet("item_num")]
-        def run(s) -> tuple[int, list[tuple[int, float]], dict[str, list[tuple[str, int]]]]:
+        def run(s) -> tuple[int, list[tuple[int, float]], dict[str, list[tuple[str, int]]], list[SubHit]]:
             results = s.search(q, filter=wq.And(filters), limit=request.offset + request.limit,
                                sortedby=sortedby, groupedby=groupedby)
             items = [(int(hit["item_num"]), float(hit.score or 0.0) if sortedby is None else 0.0)
@@ -280,23 +293,26 @@ class WhooshBackend(SearchBackend):
                     facets[name] = sorted(((k.decode("utf-8") if isinstance(k, bytes) else str(k), int(c))
                                            for k, c in counts.items() if k is not None),
                                           key=lambda kv: (-kv[1], kv[0]))
-            return len(results), items, facets
+            return len(results), items, facets, self._locate(s, request, [i for i, _ in items])
 
-        total, items, facets = self._read(run)
-        return BackendResult(total, items, facets, took_ms=(time.perf_counter() - t0) * 1000)
+        total, items, facets, subhits = self._read(run)
+        return BackendResult(total, items, facets, took_ms=(time.perf_counter() - t0) * 1000, subhits=subhits)
 
-    def locate(self, root: Node, item_ids: list[int], limit: int = 500) -> list[SubHit]:
-        texts = [t for t in positive_text(root) if t.field is None]
-        if not texts or not item_ids:
+    @staticmethod
+    def _locate(s, request: SearchRequest, item_ids: list[int]) -> list[SubHit]:
+        """The page and segment documents of ``item_ids`` matching ``request.hits_for``: per item
+        the first ``hits_per_item`` by kind and id (as the Elasticsearch backend's inner hits)."""
+        texts = [t for t in request.hits_for if t.field is None]
+        if not texts or not item_ids or request.hits_per_item <= 0:
             return []
         q = wq.Or([compile_query(t) for t in texts])
         flt = wq.And([wq.Or([wq.Term("kind", "page"), wq.Term("kind", "segment")]),
                       wq.Or([wq.Term("item_key", str(i)) for i in item_ids])])
-        def run(s) -> list[SubHit]:
-            results = s.search(q, filter=flt, limit=limit, scored=False)  # which pages, not how well
-            return [SubHit(int(h["item_num"]), h["kind"], int(h["ref"])) for h in results]
-
-        return self._read(run)
+        per_item: dict[int, list[tuple[str, int]]] = {}
+        for h in s.search(q, filter=flt, limit=None, scored=False):  # which parts, not how well
+            per_item.setdefault(int(h["item_num"]), []).append((h["kind"], int(h["ref"])))
+        return [SubHit(i, kind, ref) for i in item_ids
+                for kind, ref in sorted(per_item.get(i, []))[:request.hits_per_item]]
 
     def count(self) -> int:
         return self._read(lambda s: len(s.search(wq.Term("kind", "item"), limit=1)))
@@ -323,6 +339,7 @@ class WhooshBackend(SearchBackend):
         except BaseException:
             w.cancel()
             raise
+        self._write_version()
         return n
 
     def close(self) -> None:
