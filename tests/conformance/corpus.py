@@ -159,6 +159,10 @@ def build(repo: Repository) -> Corpus:
         extb = item("extb", oral, hk, "𠮶間舖頭", year_from=1985, year_to=1985, type="Text",
                     metadata_=dc(language="yue", place="旺角"))
         extb.pages.append(Page(n=1, width=300, height=100, text="𠮶間舖頭賣涼茶", words=line_words("𠮶間舖頭賣涼茶")))
+        # 光 gwong1 and 酒 zau2 read like 廣州 without tones, but never side by side (a Latin word
+        # between them on page 3): a Jyutping phrase query must not find this item
+        extb.pages.append(Page(n=2, width=300, height=100, text="月光光，照地堂", words=line_words("月光光，照地堂")))
+        extb.pages.append(Page(n=3, width=300, height=100, text="陽光 Bar 酒吧", words=line_words("陽光 Bar 酒吧")))
         hk_draft = item("hk_draft", oral, hk, "香港未公開訪問", state="draft", type="Sound")
         hk_draft.segments.append(Segment(start=1.0, end=2.0, text="未公開嘅廣州故事"))
         for key in ids:

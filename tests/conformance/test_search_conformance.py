@@ -43,6 +43,9 @@ CHINESE = [
     ("gwong2 zau1", {"chamber", "labour", "fair"}),
     ("gwong2zau1", {"chamber", "labour", "fair"}),
     ("sam seoi bou", {"oral"}),
+    ('"gwong zau"', {"chamber", "labour", "fair"}),
+    ("gwong gwong", {"extb"}),  # 月光光: adjacent syllables
+    ("gwong", {"chamber", "labour", "fair", "extb"}),
 ]
 
 OPERATORS = [
@@ -120,6 +123,16 @@ def test_simplified_query_gets_boxes_on_traditional_page(corpus):
 
 def test_jyutping_query_gets_boxes(corpus):
     assert {"page": 1, "xywh": [70, 20, 60, 30]} in _hit(corpus, "gwong zau", "chamber")["hits"]
+
+
+def test_jyutping_words_are_a_phrase_of_adjacent_syllables(corpus):
+    # "extb" has 光 (gwong1) and 酒 (zau2) — but never side by side — so only 廣州/广州 items match
+    assert {"extb"} <= corpus.names(corpus.find("gwong")) and {"extb"} <= corpus.names(corpus.find("zau"))
+    for q in ("gwong zau", "gwong2 zau1", "gwong2zau1", '"gwong zau"', "GWONG ZAU"):
+        assert corpus.names(corpus.find(q)) == {"chamber", "labour", "fair"}, q
+    hit = _hit(corpus, "gwong gwong", "extb")
+    assert hit["hits"] == [{"page": 2, "xywh": [40, 20, 60, 30]}]  # 光光, not the lone 光 of page 3
+    assert any("<mark>光光</mark>" in s for s in hit["snippets"])
 
 
 def test_transcript_hits_carry_start_and_end_seconds(corpus):

@@ -35,6 +35,21 @@ def test_jyutping_of_traditional_and_simplified():
     assert analysis.jyutping_query("1957") is None
 
 
+def test_jyutping_terms_break_between_runs_of_han_characters():
+    assert analysis.jyutping_terms("廣州") == ["gwong", "zau"]
+    assert analysis.jyutping_terms("廣 州\n市") == ["gwong", "zau", "si"]  # spaces and line breaks don't break
+    assert analysis.jyutping_terms("光, 酒") == ["gwong", analysis.JYUTPING_BREAK, "zau"]
+    assert analysis.jyutping_terms("Bar 酒 Bar") == ["zau"]
+
+
+def test_matcher_finds_a_jyutping_phrase_only_where_the_syllables_stand_together():
+    from search.query import parse
+
+    text = "光，酒。廣州"
+    assert [text[s:e] for s, e in parse("gwong zau").matcher.find(text)] == ["廣州"]
+    assert [text[s:e] for s, e in parse("gwong").matcher.find(text)] == ["光", "廣"]
+
+
 def test_find_matches_points_into_the_original_text():
     text = "佢喺廣州市開會，去咗广州"
     spans = analysis.find_matches(text, "广州")
