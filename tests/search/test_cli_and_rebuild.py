@@ -68,3 +68,31 @@ def test_rebuild_swaps_in_a_new_index_with_the_same_answers(any_repo):
         assert len(new) == 1 and new.isdisjoint(old)
         assert not backend.client.indices.exists(index=",".join(old))
     assert search(any_repo, "广州", viewer=ANON)["total"] == 3
+
+
+def test_an_index_of_an_older_version_is_rebuilt_by_the_next_drain(any_repo):
+    """After an upgrade that changes the index layout, the worker's drain rebuilds the old index
+    (with the alias swap) before it writes documents of the new layout."""
+    from search import drain_outbox
+
+    backend = backend_for(any_repo)
+    if backend.name == "elasticsearch":
+        # the version 1 layout: pages and segments were documents of their own, no nested parts
+        backend._put_template()
+        backend.client.indices.create(index=f"{backend.alias}.v000001", aliases={backend.alias: {}},
+                                      mappings={"_meta": {"heritage_schema": 1}, "dynamic": "strict",
+                                                "properties": {"kind": {"type": "keyword"},
+                                                               "ref": {"type": "integer"}}})
+        old = {f"{backend.alias}.v000001"}
+    else:
+        backend.ix  # an index without the version file: written by version 1
+        (backend.directory / "heritage-schema").unlink()
+    assert backend.outdated()
+    corpus = build(any_repo)  # build drains the outbox: the rebuild comes first, then the new tasks
+    assert not backend.outdated()
+    assert corpus.names(corpus.find("gwong zau")) == {"chamber", "labour", "fair"}
+    hit = next(x for x in search(any_repo, "廣州", viewer=ANON)["results"] if x["id"] == corpus.ids["chamber"])
+    assert {"page": 1, "xywh": [70, 20, 60, 30]} in hit["hits"]
+    assert drain_outbox(any_repo) == 0 and backend.count() == 8
+    if backend.name == "elasticsearch":
+        assert old.isdisjoint(backend.client.indices.get_alias(name=backend.alias))
