@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Iterator
@@ -89,40 +90,74 @@ class ObjectStore:
         os.replace(tmp, final)
         return StoredObject(sha, size, final, created=True)
 
-    def put_file(self, src: Path | str, *, move: bool = False) -> StoredObject:
+    def put_file(self, src: Path | str, *, move: bool = False,
+                 digest: tuple[str, int] | None = None) -> StoredObject:
         """Store a file's bytes. With ``move`` the file is *taken*: hashed where it is (one read),
         fsynced and renamed into the store instead of copied — for derivatives made in a work
-        directory on the same file system; on another file system it is copied and removed."""
+        directory and uploads in the data directory's temporary directory (same file system); on
+        another file system it is copied and removed. ``digest`` = (sha256, size) from
+        :meth:`digest_file` of the same, unchanged file (with ``move`` only): it is not read again.
+
+        A crash before the rename leaves the file where it was (work and upload directories are
+        swept), never a partial object in the store: the rename into place is atomic and comes
+        after the fsync."""
         src = Path(src)
         if not src.is_file():
             raise InvalidInput(f"no such file: {src}")
         if move:
-            self.root.mkdir(parents=True, exist_ok=True)
-            tmp = Path(tempfile.mkstemp(prefix=".tmp-", dir=self.root)[1])
+            sha, size = digest or self.digest_file(src)
+            final = self.path(sha)
+            if final.is_file():
+                src.unlink()
+                return StoredObject(sha, size, final, created=False)
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.chmod(src, 0o444)
             try:
-                os.replace(src, tmp)  # first into the store's temp name, so a crash leaves nothing behind
+                os.replace(src, final)
             except OSError:  # another file system (EXDEV): copy, then drop the source
-                tmp.unlink(missing_ok=True)
+                os.chmod(src, 0o644)
                 with open(src, "rb") as fh:
                     obj = self.put_stream(fh)
+                if obj.sha256 != sha:
+                    raise InvalidInput(f"{src.name} changed while it was being stored")
                 src.unlink()
                 return obj
-            try:
-                digest = hashlib.sha256()
-                size = 0
-                buf = bytearray(CHUNK)
-                view = memoryview(buf)
-                with open(tmp, "rb+", buffering=0) as fh:
-                    while n := fh.readinto(buf):
-                        digest.update(view[:n])
-                        size += n
-                    os.fsync(fh.fileno())
-                return self._place(tmp, digest.hexdigest(), size)
-            except BaseException:
-                tmp.unlink(missing_ok=True)
-                raise
+            return StoredObject(sha, size, final, created=True)
         with open(src, "rb") as fh:
             return self.put_stream(fh)
+
+    def digest_file(self, src: Path | str) -> tuple[str, int]:
+        """(SHA-256, size) of a file, read once, and the file fsynced.
+
+        The fsync runs in a helper thread at the same time as the hashing (both release the GIL):
+        the kernel writes the dirty pages back while the hash reads them from the page cache, so a
+        just-written file costs max(hash, write-back) instead of their sum. Threads rather than a
+        library because it is two system calls on one file."""
+        digest = hashlib.sha256()
+        size = 0
+        buf = bytearray(CHUNK)
+        view = memoryview(buf)
+        with open(src, "rb", buffering=0) as fh:
+            synced: list[BaseException | None] = []
+
+            def sync() -> None:
+                try:
+                    os.fsync(fh.fileno())
+                    synced.append(None)
+                except BaseException as exc:  # re-raised below, in the caller's thread
+                    synced.append(exc)
+
+            syncer = threading.Thread(target=sync, name="store-fsync", daemon=True)
+            syncer.start()
+            try:
+                while n := fh.readinto(buf):
+                    digest.update(view[:n])
+                    size += n
+            finally:
+                syncer.join()
+            if synced and synced[0] is not None:
+                raise synced[0]
+        return digest.hexdigest(), size
 
     def put_bytes(self, data: bytes) -> StoredObject:
         return self.put_stream(io.BytesIO(data))

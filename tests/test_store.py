@@ -93,6 +93,22 @@ def test_moving_a_file_in_hashes_it_once_and_takes_it(tmp_path):
     assert store.put_file(again, move=True).created is False and not again.exists()
 
 
+def test_a_file_hashed_in_place_first_is_moved_in_without_another_read(tmp_path):
+    """digest_file (hash + fsync where the file is) then put_file(move=True, digest=...): the
+    upload path checks the file while it is hashed and only then takes it."""
+    store = ObjectStore(tmp_path / "objects")
+    data = b"upload " * 200_000
+    src = tmp_path / "upload" / "talk.wav"
+    src.parent.mkdir()
+    src.write_bytes(data)
+    digest = store.digest_file(src)
+    assert digest == (hashlib.sha256(data).hexdigest(), len(data)) and src.exists()  # not taken yet
+    assert not store.root.exists() or not any(store.root.iterdir())  # nothing stored by hashing
+    obj = store.put_file(src, move=True, digest=digest)
+    assert obj.created and obj.sha256 == digest[0] and not src.exists()
+    assert store.hash_of(obj.sha256) == obj.sha256
+
+
 def test_an_object_stored_beside_a_failed_unit_of_work_is_discarded(repo, tmp_path):
     """A blob put into the store by a thread and handed to the unit of work goes with its rollback."""
     src = tmp_path / "derivative.bin"

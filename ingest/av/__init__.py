@@ -226,25 +226,26 @@ def _derive(ctx: JobContext, item_id: int, src: Path, filename: str, done_roles:
     workdir = Path(tempfile.mkdtemp(prefix="av-", dir=repo.settings.cache_dir))
     storing: list[tuple[Any, Future]] = []  # (derivative, its put into the store)
     try:
-        with ThreadPoolExecutor(1, thread_name_prefix="store-derivatives") as pool:
+        # two helper threads beside the web copy's ffmpeg: the poster and strip read the original,
+        # not the web copy, so their ffmpeg run goes at the same time; each derivative is hashed,
+        # fsynced and moved into the store as soon as it exists (hashlib and fsync release the GIL)
+        with ThreadPoolExecutor(2, thread_name_prefix="av-job") as pool:
+            stills: Future | None = None
             try:
+                if info.is_video and not {"poster", "strip"} <= done_roles:
+                    stills = pool.submit(_make_stills, info, workdir, done_roles)
                 if "access" not in done_roles:
                     for d in make_access(info, workdir,
                                          on_progress=lambda sec: ctx.progress(round(sec, 1), total,
                                                                               f"transcoding {filename}")):
-                        # hashed and moved into the store while the poster and strip are made
                         storing.append((d, pool.submit(repo.store.put_file, d.path, move=True)))
-                if info.is_video:
+                if stills is not None:
                     ctx.progress(total, total, "poster and thumbnail strip")
-                    if "poster" not in done_roles and "strip" not in done_roles:
-                        stills = make_stills(info, workdir)
-                    else:  # resuming a job that stored one of them already
-                        stills = [make(info, workdir) for role, make in (("poster", make_poster),
-                                                                          ("strip", make_strip))
-                                  if role not in done_roles]
-                    storing += [(d, pool.submit(repo.store.put_file, d.path, move=True)) for d in stills]
+                    storing += [(d, pool.submit(repo.store.put_file, d.path, move=True)) for d in stills.result()]
                 stored = [(d, fut.result()) for d, fut in storing]
             except BaseException:
+                if stills is not None:
+                    stills.exception()  # let it finish before the work directory goes
                 _discard_stored(repo, storing)
                 raise
         stem = Path(filename).stem
@@ -268,6 +269,14 @@ def _derive(ctx: JobContext, item_id: int, src: Path, filename: str, done_roles:
         ctx.progress(total, total, "done")
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _make_stills(info: MediaInfo, workdir: Path, done_roles: set[str]) -> list[Any]:
+    """Poster and strip in one run, or only the one a resumed job still lacks."""
+    if "poster" not in done_roles and "strip" not in done_roles:
+        return make_stills(info, workdir)
+    return [make(info, workdir) for role, make in (("poster", make_poster), ("strip", make_strip))
+            if role not in done_roles]
 
 
 def _discard_stored(repo: Repository, storing: list[tuple[Any, Future]]) -> None:
