@@ -44,6 +44,11 @@ class IngestOptions:
     agent: str = "cli"
     institution: str | None = None  # default: the collection's institution
     settings: Any = None  # set by create_item to repo.settings (pipelines read limits from it)
+    #: the files are the caller's temporary copies (a web upload): a pipeline may MOVE them into the
+    #: store (hashed in place + renamed, no second copy) instead of copying; the caller must not use
+    #: them afterwards. A refused file is left where it was (the caller removes its directory).
+    #: The recording pipeline (ingest.av) honours it; scans are copied.
+    take_files: bool = False
 
 
 def check_path(path: Path) -> Path:

@@ -65,19 +65,26 @@ def prepare(uow: UnitOfWork, item: Item, files: list[Path], options: Any) -> Job
     if len(files) != 1:
         raise InvalidInput("a recording is ingested as one file per item")
     path = Path(files[0])
-    # copying + hashing the original (the long part for an hours-long file) runs in a thread while
-    # the recording and its transcript are checked (ffprobe is another process; hashlib and file
-    # I/O release the GIL). If a check fails the copy is discarded with the unit of work.
+    # storing the original (the long part for an hours-long file: copy + hash + fsync, or for a
+    # file the caller hands over — a web upload — hash + fsync in place) runs in a thread while the
+    # recording and its transcript are checked (ffprobe is another process; hashlib, fsync and file
+    # I/O release the GIL). If a check fails a copy is discarded with the unit of work; a file
+    # handed over is only taken (renamed into the store) once the checks have passed, so the
+    # checks read it where it is and a refused upload leaves nothing in the store.
+    take = bool(getattr(options, "take_files", False))
     with ThreadPoolExecutor(1, thread_name_prefix="store-original") as pool:
-        storing = pool.submit(uow.store.put_file, path)
+        storing = pool.submit(uow.store.digest_file if take else uow.store.put_file, path)
         try:
             info = probe(path)
             transcript_path = getattr(options, "transcript", None) or tx.sidecar(path)
             transcript = tx.load(Path(transcript_path), info.duration) if transcript_path else None
         except BaseException:
-            _forget_on_rollback(uow, storing)
+            if not take:
+                _forget_on_rollback(uow, storing)
             raise
         stored = storing.result()
+    if take:  # one rename; recorded by add_file below, so it goes again if the unit of work fails
+        stored = uow.store.put_file(path, move=True, digest=stored)
 
     item.type = info.item_type
     item.duration = round(info.duration, 3)

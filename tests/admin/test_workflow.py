@@ -1,14 +1,15 @@
 """Upload → job → worker → publish → visible to visitors; jobs page, retry/cancel; exhibits; stats; people."""
 from __future__ import annotations
 
+import hashlib
 import io
 import subprocess
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from ingest.worker import Worker
-from repository.models import Event, Exhibit, Item, Job, UsageEvent, utcnow
+from repository.models import Event, Exhibit, File, Item, Job, UsageEvent, utcnow
 
 
 @pytest.fixture(scope="module")
@@ -206,3 +207,41 @@ def test_jobs_page_shows_errors_per_page(as_staff, staff):
     data = s.get("/admin/jobs.json?state=failed").json
     assert data["jobs"][0]["id"] == job_id and data["jobs"][0]["errors"][0]["page"] == 2
     assert data["jobs"][0]["title"] == "壞頁"
+
+
+def test_an_uploaded_recording_is_moved_into_the_store_not_copied(as_staff, staff, wav_bytes, monkeypatch):
+    """The upload's temporary file is hashed where it is and renamed into the store: the store
+    never copies it (put_stream is the copying path), and the stored bytes are the upload's."""
+    from repository.store import ObjectStore
+
+    copied = []
+    real = ObjectStore.put_stream
+    monkeypatch.setattr(ObjectStore, "put_stream", lambda self, stream: copied.append(1) or real(self, stream))
+    s = as_staff("ada")
+    r = upload(s, "搬入.wav", wav_bytes)
+    assert r.status_code == 201, r.get_data(as_text=True)
+    assert copied == [], "the original was copied into the store instead of moved"
+    with staff.session() as db:
+        original = db.scalar(select(File).where(File.item_id == r.json["item"], File.role == "original"))
+        sha = original.sha256
+    assert sha == hashlib.sha256(wav_bytes).hexdigest() and staff.store.hash_of(sha) == sha
+    assert not any((staff.settings.data_dir / "tmp").rglob("*.*"))
+
+
+def test_a_refused_upload_hashed_in_place_leaves_nothing(as_staff, staff, wav_bytes):
+    """The transcript is refused after the recording was hashed in place: 400, no object, no row,
+    no temporary file (the recording is only taken into the store once every check passed)."""
+    s = as_staff("ada")
+    before = set(staff.store.iter_objects())
+    with staff.session() as db:
+        items = db.scalar(select(func.count()).select_from(Item))
+    vtt = "WEBVTT\n\n00:10:00.000 --> 00:10:01.000\n太遲\n".encode()  # beyond the end of the recording
+    r = s.client.post("/admin/upload/file", data={
+        "collection": "gz-docs", "file": (io.BytesIO(wav_bytes), "拒絕.wav"),
+        "transcript": (io.BytesIO(vtt), "拒絕.vtt")},
+        headers={"X-CSRFToken": s.token, "Accept": "application/json"}, content_type="multipart/form-data")
+    assert 400 <= r.status_code < 500 and r.json["error"], r.get_data(as_text=True)
+    assert set(staff.store.iter_objects()) == before
+    with staff.session() as db:
+        assert db.scalar(select(func.count()).select_from(Item)) == items
+    assert not any((staff.settings.data_dir / "tmp").rglob("*.*"))

@@ -66,7 +66,8 @@ def upload_file():
             inst = institution_slug(s, v.institution_id) if not v.is_admin else None
         opts = IngestOptions(collection=form.collection.data, title=form.title.data or None, lang=form.lang_value,
                              vertical=True if form.vertical.data else None, transcript=tpath,
-                             publish=bool(form.publish.data), agent=v.agent, institution=inst)
+                             publish=bool(form.publish.data), agent=v.agent, institution=inst,
+                             take_files=True)  # our temporary copy: moved into the store, not copied again
         if len(request.files.getlist("file")) > 1:
             return _error(_("Send one file per request."), "file")
         try:
