@@ -36,11 +36,6 @@ from config import InvalidInput
 # Each page runs in its own tesseract process and pages run in parallel: keep every process on one
 # core (OpenMP inside tesseract would otherwise oversubscribe the cores). Inherited by subprocesses.
 os.environ.setdefault("OMP_THREAD_LIMIT", "1")
-# Likewise numpy's OpenBLAS (the glyph comparisons are matrix products): pages already run in
-# parallel threads, and OpenBLAS's own threads only spin (measured: 10–20× the CPU for the same
-# script_prior call on 2 cores). Read when numpy is first imported — pytesseract, just below,
-# imports it, so this holds unless the process imported numpy before ingest.ocr.
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import pytesseract  # noqa: E402  (after OMP_THREAD_LIMIT)
 
@@ -246,7 +241,8 @@ def script_prior(img: Image.Image) -> str:
     cells = np.lib.stride_tricks.sliding_window_view(np.stack(regions), (_GLYPH, _GLYPH), axis=(1, 2))
     cells = cells.reshape(len(regions), -1, _GLYPH * _GLYPH)
     norms = np.sqrt(np.maximum((cells * cells).sum(axis=2) - cells.sum(axis=2) ** 2 / (_GLYPH * _GLYPH), 1e-6))
-    best = ((cells @ matrix) / norms[:, :, None]).max(axis=1)  # (cells, templates)
+    with _blas().limit(limits=1, user_api="blas"):
+        best = ((cells @ matrix) / norms[:, :, None]).max(axis=1)  # (cells, templates)
     t_votes = s_votes = 0
     for row in best:
         j = int(row.argmax())
@@ -354,6 +350,14 @@ def glyph_script_vote(img: Image.Image, words: list[dict[str, Any]], script: str
         left = int(round((x + bw / 2) * scale - _GLYPH / 2)) + pad - _SHIFT
         top = int(round((y + bh / 2) * scale - _GLYPH / 2)) + pad - _SHIFT
         regions[i] = ink[top:top + size, left:left + size]
+    with _blas().limit(limits=1, user_api="blas"):
+        return _vote_cells(regions, pairs)
+
+
+def _vote_cells(regions, pairs) -> tuple[int, int]:
+    """(traditional, simplified) votes of the cells (see :func:`glyph_script_vote`)."""
+    import numpy as np
+
     t_votes = s_votes = 0
     for start in range(0, len(pairs), 64):  # batches keep the window array small (≤ 12 MB)
         chunk = pairs[start:start + 64]
@@ -374,6 +378,18 @@ def glyph_script_vote(img: Image.Image, words: list[dict[str, Any]], script: str
         s_votes += int((voting & (cs > ct)).sum())
         t_votes += int((voting & (cs <= ct)).sum())
     return t_votes, s_votes
+
+
+@functools.lru_cache(maxsize=1)
+def _blas():
+    """Keeps numpy's BLAS (OpenBLAS) on one thread around the glyph comparisons (matrix products):
+    pages already run in parallel threads, and BLAS threads on top only spin — measured 10–20×
+    the CPU for the same script_prior call on 2 cores. threadpoolctl, because the usual
+    OPENBLAS_NUM_THREADS only works if set before numpy is first imported, which a library
+    cannot promise."""
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
 
 
 @functools.lru_cache(maxsize=8192)
