@@ -7,13 +7,14 @@ decides per page:
 
 * **direction** from the ink projection profiles (horizontal text leaves blank *rows* between
   lines, vertical text blank *columns*); no OCR run needed;
-* **script** (simplified / traditional) by reading the page with both ``chi_tra`` and ``chi_sim``
-  (or their ``_vert`` models) and comparing Tesseract's per-character confidence *only at the
-  characters where the two readings are the same character in its two scripts* (钱/錢, 个/個 …,
-  found by folding with OpenCC). Both models output only their own script, so the text alone
-  cannot tell the script; and the page-wide mean confidence is dominated by characters both models
-  find hard (e.g. Cantonese 嘅 咗 嗰), so it picks the wrong script too often.
-  The better reading is kept — no third run.
+* **script** (simplified / traditional) from the *glyphs*: both models output only their own
+  script, so the text alone cannot tell. An item's first page is read with the model
+  :func:`script_prior` guesses from glyph templates of frequent characters (no OCR run); later
+  pages with the script the item's pages were found in. :func:`glyph_script_vote` then checks
+  the reading by comparing the page's cells of script-specific characters (錢/钱, 個/个 …, by
+  OpenCC) with both forms; only when the votes are not clear (or, in a settled item, are against
+  the script read) is the page read with the other model too, and the script with more votes
+  keeps its reading — no third run. See :func:`choose_and_read`.
 
 An archivist can override per item or collection (``--lang chi_tra``, ``--vertical``); a fixed
 model costs one Tesseract run per page.
