@@ -24,7 +24,9 @@ For each recording it times (wall-clock / CPU seconds, CPU including the ffmpeg/
 **Target (≤ 1.10×): ``job / bare same outputs``, wall-clock time** — the processing job against
 bare ffmpeg making the same outputs from the same file on disk, judged on the long (30-minute)
 recordings; oral histories are tens of minutes to hours long. ``whole / bare same outputs`` shows
-what the intake adds on top. For the 60 s cases fixed per-item work (process starts, database,
+what the intake adds on top. Each round runs every measurement once, back to back (bare commands, then the
+pipeline), and the median of ``--repeat`` rounds is printed, so both sides see the same load. For
+the 60 s cases fixed per-item work (process starts, database,
 indexing) is still visible and the ratios are printed for information. The CPU ratio of the job is
 printed too and is above 1.10× for stream copies: the job computes the SHA-256 of every stored
 byte (≈ 0.4 s of CPU for a 430 MB web copy), which bare ffmpeg does not, and a stream copy costs
@@ -34,7 +36,7 @@ close to bare ffmpeg.
 The long recordings are the 60 s ones repeated with ffmpeg ``-stream_loop`` and stream copy (the
 bytes of a real 30-minute H.264/AAC and AAC file, made in seconds); the two transcode cases stay at
 ``--seconds`` because transcoding 30 minutes takes minutes per run and the bench must stay under
-~5 minutes. Usage: ``python bench/av.py [--seconds 60] [--long-minutes 30] [--repeat 2]``.
+~5 minutes. Usage: ``python bench/av.py [--seconds 60] [--long-minutes 30] [--repeat 3]``.
 Numbers depend on the machine and its load; run it on a quiet machine.
 """
 from __future__ import annotations
@@ -131,7 +133,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=60.0, help="length of the short recordings")
     ap.add_argument("--long-minutes", type=float, default=30.0,
                     help="length of the long stream-copy recordings (0: skip them)")
-    ap.add_argument("--repeat", type=int, default=2, help="runs per measurement (median is reported)")
+    ap.add_argument("--repeat", type=int, default=3, help="rounds per case (the median is reported)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-av-") as tmp:
         root = Path(tmp)
@@ -147,7 +149,7 @@ def main() -> None:
             cases += [(f"H.264/AAC MP4 {m:.0f} min (copy)", loop_to(cases[0][1], root / "long.mp4", m)),
                       (f"AAC M4A {m:.0f} min (copy)", loop_to(cases[1][1], root / "long.m4a", m))]
         whole_pipeline(cases[0][1], root)  # warm-up: imports (search analysis, PyCantonese) are not per-file work
-        print(f"median of {args.repeat} runs; wall/cpu seconds; ratios wall/cpu. "
+        print(f"median of {args.repeat} rounds; wall/cpu seconds; ratios wall/cpu. "
               f"TARGET (<= 1.10x): job / bare same outputs, wall, long recordings")
         print(f"{'file':28} {'bare ffmpeg':>11} {'bare ffmpeg':>11} {'intake':>11} {'job':>11} "
               f"{'job /':>11} {'whole /':>11} {'RTF':>5} {'transcode step':>12}")
@@ -155,15 +157,19 @@ def main() -> None:
               f"{'bare same':>11} {'bare same':>11} {'whole':>5} {'vs same args':>12}")
         for label, src in cases:
             info = transcode.probe(src)
-            bare = timed(lambda: bare_web_copy(info, root), args.repeat)
-            # for video the web-copy command is the one make_access runs: not timed twice
-            same_args = bare if info.is_video else timed(lambda: bare_same_args(info, root), args.repeat)
-            same = timed(lambda: bare_same_outputs(info, root), args.repeat)
-            step = timed(lambda: transcode.make_access(info, root / "step"), args.repeat)
-            runs = [whole_pipeline(src, root) for _ in range(args.repeat)]
-            intake = tuple(statistics.median(r[0][k] for r in runs) for k in (0, 1))
-            job = tuple(statistics.median(r[1][k] for r in runs) for k in (0, 1))
-            whole = tuple(statistics.median(r[0][k] + r[1][k] for r in runs) for k in (0, 1))
+            # one round = every measurement once, back to back, so that the bare commands and the
+            # pipeline see the same load from the neighbours; the median round value is printed
+            rounds = []
+            for _ in range(args.repeat):
+                bare = timed(lambda: bare_web_copy(info, root), 1)
+                # for video the web-copy command is the one make_access runs: not timed twice
+                same_args = bare if info.is_video else timed(lambda: bare_same_args(info, root), 1)
+                same = timed(lambda: bare_same_outputs(info, root), 1)
+                step = timed(lambda: transcode.make_access(info, root / "step"), 1)
+                intake, job = whole_pipeline(src, root)
+                rounds.append((bare, same_args, same, step, intake, job, (intake[0] + job[0], intake[1] + job[1])))
+            bare, same_args, same, step, intake, job, whole = (
+                tuple(statistics.median(r[i][k] for r in rounds) for k in (0, 1)) for i in range(7))
             print(f"{label:28} {bare[0]:5.2f}/{bare[1]:5.2f} {same[0]:5.2f}/{same[1]:5.2f} "
                   f"{intake[0]:5.2f}/{intake[1]:5.2f} {job[0]:5.2f}/{job[1]:5.2f} "
                   f"{job[0] / same[0]:4.2f}x/{job[1] / same[1]:4.2f}x {whole[0] / same[0]:4.2f}x/{whole[1] / same[1]:4.2f}x "
@@ -173,6 +179,7 @@ def main() -> None:
               "job + indexing, after the original is stored; whole = intake + job; RTF = recording seconds per "
               "wall-clock second of the whole pipeline; transcode step = make_access vs the bare command with the "
               "same arguments.")
+
 
 if __name__ == "__main__":
     main()

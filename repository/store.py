@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import mmap
 import os
 import re
 import shutil
@@ -23,6 +24,8 @@ from config import InvalidInput
 #: 0.56 s of CPU, 1 MiB 1.56 s, 4 MiB 2.2 s — a buffer that stays in the CPU cache between hashing
 #: and writing is about three times cheaper.
 CHUNK = 256 * 1024
+#: slice of a memory-mapped file handed to hashlib at a time (releases the GIL for each)
+MAP_CHUNK = 4 * 1024 * 1024
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
@@ -132,12 +135,11 @@ class ObjectStore:
         The fsync runs in a helper thread at the same time as the hashing (both release the GIL):
         the kernel writes the dirty pages back while the hash reads them from the page cache, so a
         just-written file costs max(hash, write-back) instead of their sum. Threads rather than a
-        library because it is two system calls on one file."""
+        library because it is two system calls on one file. For a file nobody else writes to
+        (see below)."""
         digest = hashlib.sha256()
-        size = 0
-        buf = bytearray(CHUNK)
-        view = memoryview(buf)
         with open(src, "rb", buffering=0) as fh:
+            size = os.fstat(fh.fileno()).st_size
             synced: list[BaseException | None] = []
 
             def sync() -> None:
@@ -150,9 +152,16 @@ class ObjectStore:
             syncer = threading.Thread(target=sync, name="store-fsync", daemon=True)
             syncer.start()
             try:
-                while n := fh.readinto(buf):
-                    digest.update(view[:n])
-                    size += n
+                if size:
+                    # hashed straight from the page cache through a read-only mapping (no copy into a
+                    # buffer: 0.35 s instead of 0.39 s of CPU for a 430 MB web copy), in MAP_CHUNK
+                    # slices. Only for files the caller owns and nobody truncates meanwhile (a work
+                    # directory's derivative, our own upload copy): a mapped file cut short faults.
+                    with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+                        with memoryview(mapped) as view:
+                            for at in range(0, len(view), MAP_CHUNK):
+                                digest.update(view[at:at + MAP_CHUNK])
+                        size = len(mapped)
             finally:
                 syncer.join()
             if synced and synced[0] is not None:
