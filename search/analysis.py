@@ -286,6 +286,8 @@ class Matcher:
             spans.extend(m.span() for m in pattern.finditer(norm))
         for syllables in self.syllables:
             spans.extend(_jyutping_spans(text, syllables))
+        if len(self.patterns) + len(self.syllables) == 1:
+            return _merge(spans, ordered=True)  # one regex: already in order, without overlaps
         return _merge(spans)
 
 
@@ -359,9 +361,9 @@ def _jyutping_spans(text: str, syllables: tuple[str, ...] | list[str]) -> list[t
     return out
 
 
-def _merge(spans: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+def _merge(spans: Iterable[tuple[int, int]], ordered: bool = False) -> list[tuple[int, int]]:
     out: list[tuple[int, int]] = []
-    for s, e in sorted(spans):
+    for s, e in (spans if ordered else sorted(spans)):
         if out and s <= out[-1][1]:
             out[-1] = (out[-1][0], max(out[-1][1], e))
         else:

@@ -276,10 +276,14 @@ class ElasticsearchBackend(SearchBackend):
             body["sort"] = [{"date_sort": "asc"}, {"item_id": "asc"}]
         elif request.sort == "title":
             body["sort"] = [{"title_sort": "asc"}, {"item_id": "asc"}]
+        # only what is read below: Elasticsearch serialises, and the client parses, far less JSON
+        body["filter_path"] = ["took", "hits.total.value", "hits.hits._id", "hits.hits._score",
+                               "hits.hits.inner_hits.parts.hits.hits.fields", "aggregations.*.buckets.key",
+                               "aggregations.*.buckets.doc_count"]
         resp = self._call(lambda: self.client.search(index=self.alias, **body))
         items: list[tuple[int, float]] = []
         subhits: list[SubHit] = []
-        for h in resp["hits"]["hits"]:
+        for h in resp["hits"].get("hits", []):  # absent (filtered out) when there are none
             item_id = int(h["_id"].removeprefix("item-"))
             items.append((item_id, float(h["_score"] or 0.0)))
             for part in h.get("inner_hits", {}).get("parts", {}).get("hits", {}).get("hits", []):

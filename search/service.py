@@ -31,7 +31,9 @@ MAX_SUBHITS_PER_ITEM = MAX_HITS_PER_ITEM
 MAX_SUBHITS = 500
 
 log = logging.getLogger("heritage.search")
-#: what page_hits and snippets read of a page
+#: what results (and can_view) read of an item, and page_hits and snippets of a page: plain rows
+#: (ORM objects cost more than the rest of the work on them)
+ITEM_COLUMNS = (Item.id, Item.title, Item.type, Item.metadata_, Item.state, Item.deleted_at, Item.institution_id)
 PAGE_COLUMNS = (Page.id, Page.item_id, Page.n, Page.text, Page.words, Page.width, Page.height)
 _backends: "weakref.WeakKeyDictionary[Repository, SearchBackend]" = weakref.WeakKeyDictionary()
 _lock = threading.Lock()
@@ -98,15 +100,13 @@ def search(repo: Repository, q: str, *, filters: dict[str, list[str]] | None = N
     matcher = parsed.matcher
     out: list[dict[str, Any]] = []
     with repo.session() as s:
-        items = {it.id: it for it in s.scalars(select(Item).where(Item.id.in_(ids)))} if ids else {}
+        items = {it.id: it for it in s.execute(select(*ITEM_COLUMNS).where(Item.id.in_(ids)))} if ids else {}
         # by primary key: exactly the matched rows, one cached statement; a row must still belong
         # to the item the index says (the index may be a moment behind the database)
         pages_wanted = {(h.item_id, h.ref) for h in subs if h.kind == "page"}
         segs_wanted = {(h.item_id, h.ref) for h in subs if h.kind == "segment"}
         pages: dict[int, list[Any]] = {}
         if pages_wanted:
-            # plain rows with the columns hits and snippets need (ORM objects cost more than the
-            # rest of the work on a page)
             for p in s.execute(select(*PAGE_COLUMNS).where(Page.id.in_({r for _, r in pages_wanted}))
                                .order_by(Page.n)):
                 if (p.item_id, p.id) in pages_wanted:
@@ -134,7 +134,7 @@ def search(repo: Repository, q: str, *, filters: dict[str, list[str]] | None = N
     }
 
 
-def _result(item: Item, score: float, matcher: analysis.Matcher, pages: list[Any],
+def _result(item: Any, score: float, matcher: analysis.Matcher, pages: list[Any],
             segs: list[Segment]) -> dict[str, Any]:
     snippets: list[str] = []
     hits: list[dict[str, Any]] = []
