@@ -262,9 +262,8 @@ class ElasticsearchBackend(SearchBackend):
             query["should"] = [{"nested": {
                 "path": "parts", "score_mode": "none", "ignore_unmapped": True,
                 "query": {"constant_score": {"filter": compile_query(Or(tuple(texts)), "parts.")}},
-                # a part's _source is just {kind, ref} (its terms are excluded from _source);
-                # reading it is cheaper than docvalue_fields
-                "inner_hits": {"name": "parts", "size": request.hits_per_item, "_source": True,
+                "inner_hits": {"name": "parts", "size": request.hits_per_item, "_source": False,
+                               "docvalue_fields": ["parts.kind", "parts.ref"],
                                "sort": [{"parts.kind": "asc"}, {"parts.ref": "asc"}]},
             }}]
         body: dict[str, Any] = {
@@ -279,7 +278,7 @@ class ElasticsearchBackend(SearchBackend):
             body["sort"] = [{"title_sort": "asc"}, {"item_id": "asc"}]
         # only what is read below: Elasticsearch serialises, and the client parses, far less JSON
         body["filter_path"] = ["took", "hits.total.value", "hits.hits._id", "hits.hits._score",
-                               "hits.hits.inner_hits.parts.hits.hits._source", "aggregations.*.buckets.key",
+                               "hits.hits.inner_hits.parts.hits.hits.fields", "aggregations.*.buckets.key",
                                "aggregations.*.buckets.doc_count"]
         resp = self._call(lambda: self.client.search(index=self.alias, **body))
         items: list[tuple[int, float]] = []
@@ -288,8 +287,8 @@ class ElasticsearchBackend(SearchBackend):
             item_id = int(h["_id"].removeprefix("item-"))
             items.append((item_id, float(h["_score"] or 0.0)))
             for part in h.get("inner_hits", {}).get("parts", {}).get("hits", {}).get("hits", []):
-                src = part["_source"]
-                subhits.append(SubHit(item_id, src["kind"], int(src["ref"])))
+                f = part["fields"]
+                subhits.append(SubHit(item_id, f["parts.kind"][0], int(f["parts.ref"][0])))
         facets = {name: [(b["key"], int(b["doc_count"])) for b in resp.get("aggregations", {}).get(name, {})
                          .get("buckets", [])] for name in FACETS} if request.facets else {}
         self.last_took_ms = float(resp["took"])
