@@ -382,18 +382,28 @@ def highlight(text: str, spans: list[tuple[int, int]], *, context: int = 40, max
             break  # the snippets to show are complete
         else:
             windows.append([(s, e)])
+    # each snippet is escaped in one call, with the <mark> tags as two control characters that
+    # html.escape leaves alone (a text that holds one of them is escaped piece by piece instead)
+    one_escape = "\x02" not in text and "\x03" not in text
     for group in windows:
         a = max(0, group[0][0] - context)
         b = min(len(text), group[-1][1] + context)
         pieces = ["…" if a > 0 else ""]
         cur = a
-        for s, e in group:
-            pieces.append(html.escape(text[cur:s]))
-            pieces.append("<mark>" + html.escape(text[s:e]) + "</mark>")
-            cur = e
-        pieces.append(html.escape(text[cur:b]))
-        pieces.append("…" if b < len(text) else "")
-        snippets.append(" ".join("".join(pieces).split()))
+        if one_escape:
+            for s, e in group:
+                pieces += (text[cur:s], "\x02", text[s:e], "\x03")
+                cur = e
+            pieces.append(text[cur:b])
+            body = html.escape("".join(pieces)).replace("\x02", "<mark>").replace("\x03", "</mark>")
+        else:  # rare: the text holds one of the marker characters; escape piece by piece
+            for s, e in group:
+                pieces.append(html.escape(text[cur:s]))
+                pieces.append("<mark>" + html.escape(text[s:e]) + "</mark>")
+                cur = e
+            pieces.append(html.escape(text[cur:b]))
+            body = "".join(pieces)
+        snippets.append(" ".join((body + ("…" if b < len(text) else "")).split()))
     return snippets
 
 

@@ -47,8 +47,9 @@ class SearchRequest:
     facets: bool = True
     #: free-text words/phrases whose pages and segments are wanted with each result item
     hits_for: tuple[Text, ...] = ()
-    #: at most this many pages/segments per result item (the first by kind and id)
-    hits_per_item: int = 50
+    #: at most this many pages/segments per result item (the first by kind and id); how many
+    #: match in all is counted regardless (BackendResult.subhit_totals)
+    hits_per_item: int = 3
 
 
 @dataclass
@@ -58,6 +59,8 @@ class BackendResult:
     facets: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
     took_ms: float | None = None  # the engine's own time, when it reports one
     subhits: list["SubHit"] = field(default_factory=list)  # see SearchRequest.hits_for
+    #: item id -> how many of its pages/segments match ``hits_for`` (all, not only those in subhits)
+    subhit_totals: dict[int, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -256,13 +256,13 @@ class ElasticsearchBackend(SearchBackend):
                 filters.append({"terms": {"f_" + name: values}})
         query: dict[str, Any] = {"must": [compile_query(request.root)], "filter": filters}
         texts = [t for t in request.hits_for if t.field is None]
-        if texts and request.hits_per_item > 0 and request.limit > 0:
+        if texts and request.limit > 0:  # also with hits_per_item 0: the totals are wanted
             # optional (must is there) and scoreless (score_mode none): it changes neither which
             # items match nor their order; it only names the matching parts of each returned item
             query["should"] = [{"nested": {
                 "path": "parts", "score_mode": "none", "ignore_unmapped": True,
                 "query": {"constant_score": {"filter": compile_query(Or(tuple(texts)), "parts.")}},
-                "inner_hits": {"name": "parts", "size": request.hits_per_item, "_source": False,
+                "inner_hits": {"name": "parts", "size": max(0, request.hits_per_item), "_source": False,
                                "docvalue_fields": ["parts.kind", "parts.ref"],
                                "sort": [{"parts.kind": "asc"}, {"parts.ref": "asc"}]},
             }}]
@@ -278,15 +278,20 @@ class ElasticsearchBackend(SearchBackend):
             body["sort"] = [{"title_sort": "asc"}, {"item_id": "asc"}]
         # only what is read below: Elasticsearch serialises, and the client parses, far less JSON
         body["filter_path"] = ["took", "hits.total.value", "hits.hits._id", "hits.hits._score",
-                               "hits.hits.inner_hits.parts.hits.hits.fields", "aggregations.*.buckets.key",
+                               "hits.hits.inner_hits.parts.hits.hits.fields",
+                               "hits.hits.inner_hits.parts.hits.total.value", "aggregations.*.buckets.key",
                                "aggregations.*.buckets.doc_count"]
         resp = self._call(lambda: self.client.search(index=self.alias, **body))
         items: list[tuple[int, float]] = []
         subhits: list[SubHit] = []
+        totals: dict[int, int] = {}
         for h in resp["hits"].get("hits", []):  # absent (filtered out) when there are none
             item_id = int(h["_id"].removeprefix("item-"))
             items.append((item_id, float(h["_score"] or 0.0)))
-            for part in h.get("inner_hits", {}).get("parts", {}).get("hits", {}).get("hits", []):
+            parts = h.get("inner_hits", {}).get("parts", {}).get("hits", {})
+            if parts.get("total"):
+                totals[item_id] = int(parts["total"]["value"])  # inner hits count every match exactly
+            for part in parts.get("hits", []):
                 f = part["fields"]
                 subhits.append(SubHit(item_id, f["parts.kind"][0], int(f["parts.ref"][0])))
         facets = {name: [(b["key"], int(b["doc_count"])) for b in resp.get("aggregations", {}).get(name, {})
@@ -295,7 +300,7 @@ class ElasticsearchBackend(SearchBackend):
         self.took_total_ms += self.last_took_ms
         self.searches += 1
         return BackendResult(int(resp["hits"]["total"]["value"]), items, facets, took_ms=self.last_took_ms,
-                             subhits=subhits)
+                             subhits=subhits, subhit_totals=totals)
 
     def count(self) -> int:
         self.ensure_index()

@@ -11,7 +11,9 @@ import threading
 import weakref
 from typing import Any, Callable
 
-from sqlalchemy import delete, func, select
+import json
+
+from sqlalchemy import Text, delete, func, select, type_coerce
 
 from config import InvalidInput
 from repository import Repository
@@ -23,18 +25,23 @@ from search.query import parse, positive_text
 
 MAX_PER_PAGE = 100
 MAX_WINDOW = 10_000  # deepest result reachable by paging (Elasticsearch's max_result_window)
+#: hit pages/segments per result item: a result list shows the first few (``hits_per_item``) and
+#: every item's count of matching ones (``hits_total``); the rest are found by searching within the
+#: item (IIIF Content Search, the item page). Rows are read, matched and boxed only for those returned.
+DEFAULT_HITS_PER_ITEM = 3
 MAX_HITS_PER_ITEM = 50
-#: pages/segments looked at for hits: per result item (the backend returns the first ones by kind
-#: and id; each gives at least one hit, so this fills MAX_HITS_PER_ITEM) and per result page
-#: (in result order), which bounds the work of a request
-MAX_SUBHITS_PER_ITEM = MAX_HITS_PER_ITEM
+#: pages/segments looked at for hits per result page (in result order): bounds the work of a request
 MAX_SUBHITS = 500
 
 log = logging.getLogger("heritage.search")
 #: what results (and can_view) read of an item, and page_hits and snippets of a page: plain rows
 #: (ORM objects cost more than the rest of the work on them)
 ITEM_COLUMNS = (Item.id, Item.title, Item.type, Item.metadata_, Item.state, Item.deleted_at, Item.institution_id)
-PAGE_COLUMNS = (Page.id, Page.item_id, Page.n, Page.text, Page.words, Page.width, Page.height)
+#: ``words`` as the stored JSON text (decoded in page_hits only when not empty; a driver that
+#: decodes JSON itself hands over the list, which page_hits takes as it is)
+PAGE_COLUMNS = (Page.id, Page.item_id, Page.n, Page.text, type_coerce(Page.words, Text).label("words"),
+                Page.width, Page.height)
+_NO_WORDS = frozenset({"", "[]", "null"})
 _backends: "weakref.WeakKeyDictionary[Repository, SearchBackend]" = weakref.WeakKeyDictionary()
 _lock = threading.Lock()
 
@@ -73,7 +80,8 @@ def _check_filters(filters: dict[str, list[str]] | None) -> dict[str, list[str]]
 
 
 def search(repo: Repository, q: str, *, filters: dict[str, list[str]] | None = None, sort: str = "relevance",
-           page: int = 1, per_page: int = 20, viewer: Viewer) -> dict[str, Any]:
+           page: int = 1, per_page: int = 20, hits_per_item: int = DEFAULT_HITS_PER_ITEM,
+           viewer: Viewer) -> dict[str, Any]:
     """Search items visible to ``viewer``; returns the DESIGN search JSON shape.
 
     Raises :class:`InvalidInput` for a malformed query or parameter and :class:`Unavailable`
@@ -85,6 +93,10 @@ def search(repo: Repository, q: str, *, filters: dict[str, list[str]] | None = N
         raise InvalidInput("page must be a whole number from 1", field="page")
     if not isinstance(per_page, int) or not 1 <= per_page <= MAX_PER_PAGE:
         raise InvalidInput(f"per_page must be between 1 and {MAX_PER_PAGE}", field="per_page")
+    if isinstance(hits_per_item, bool) or not isinstance(hits_per_item, int) \
+            or not 0 <= hits_per_item <= MAX_HITS_PER_ITEM:
+        raise InvalidInput(f"hits_per_item must be a whole number between 0 and {MAX_HITS_PER_ITEM}",
+                           field="hits_per_item")
     if page * per_page > MAX_WINDOW:
         raise InvalidInput(f"results beyond the first {MAX_WINDOW} cannot be paged to; narrow the search",
                            field="page")
@@ -94,7 +106,7 @@ def search(repo: Repository, q: str, *, filters: dict[str, list[str]] | None = N
     result = backend.search(SearchRequest(parsed.root, Visibility.of(viewer), _check_filters(filters), sort,
                                           (page - 1) * per_page, per_page,
                                           hits_for=tuple(positive_text(parsed.root)) if parsed.positive else (),
-                                          hits_per_item=MAX_SUBHITS_PER_ITEM))
+                                          hits_per_item=hits_per_item))
     ids = [i for i, _ in result.items]
     subs = result.subhits[:MAX_SUBHITS]
     matcher = parsed.matcher
@@ -121,7 +133,8 @@ def search(repo: Repository, q: str, *, filters: dict[str, list[str]] | None = N
             item = items.get(item_id)
             if item is None or not can_view(item, viewer):
                 continue  # the index is a moment behind the database: never show what may not be seen
-            out.append(_result(item, score, matcher, pages.get(item_id, []), segs.get(item_id, [])))
+            out.append(_result(item, score, matcher, pages.get(item_id, []), segs.get(item_id, []),
+                               result.subhit_totals.get(item_id, 0)))
     return {
         "total": result.total,
         "results": out,
@@ -135,7 +148,7 @@ def search(repo: Repository, q: str, *, filters: dict[str, list[str]] | None = N
 
 
 def _result(item: Any, score: float, matcher: analysis.Matcher, pages: list[Any],
-            segs: list[Segment]) -> dict[str, Any]:
+            segs: list[Segment], hits_total: int) -> dict[str, Any]:
     snippets: list[str] = []
     hits: list[dict[str, Any]] = []
     if matcher:
@@ -160,7 +173,7 @@ def _result(item: Any, score: float, matcher: analysis.Matcher, pages: list[Any]
                     if spans and len(snippets) < 2:
                         snippets += analysis.highlight(v["value"], spans, max_snippets=1)
     return {"id": item.id, "title": item.title, "score": round(float(score), 4), "snippets": snippets[:3],
-            "hits": hits[:MAX_HITS_PER_ITEM], "type": item.type}
+            "hits": hits, "hits_total": hits_total, "type": item.type}
 
 
 def _words_text(words: list[dict]) -> tuple[str, list[tuple[int, int]]]:
@@ -186,6 +199,8 @@ def page_hits(page: Any, query: str | analysis.Matcher) -> tuple[list[list[int]]
     matcher = analysis.matcher(query) if isinstance(query, str) else query
     text_spans = matcher.find(page.text or "")
     words = page.words or []
+    if isinstance(words, str):  # a PAGE_COLUMNS row: the stored JSON text
+        words = [] if words in _NO_WORDS else json.loads(words)
     boxes: list[list[int]] = []
     if words:
         text, word_spans = _words_text(words)

@@ -281,7 +281,8 @@ class WhooshBackend(SearchBackend):
             sortedby = [sorting.FieldFacet("date_sort"), sorting.FieldFacet("item_num")]
         elif request.sort == "title":
             sortedby = [sorting.FieldFacet("title_sort"), sorting.FieldFacet("item_num")]
-        def run(s) -> tuple[int, list[tuple[int, float]], dict[str, list[tuple[str, int]]], list[SubHit]]:
+        def run(s) -> tuple[int, list[tuple[int, float]], dict[str, list[tuple[str, int]]], list[SubHit],
+                            dict[int, int]]:
             results = s.search(q, filter=wq.And(filters), limit=request.offset + request.limit,
                                sortedby=sortedby, groupedby=groupedby)
             items = [(int(hit["item_num"]), float(hit.score or 0.0) if sortedby is None else 0.0)
@@ -293,26 +294,29 @@ class WhooshBackend(SearchBackend):
                     facets[name] = sorted(((k.decode("utf-8") if isinstance(k, bytes) else str(k), int(c))
                                            for k, c in counts.items() if k is not None),
                                           key=lambda kv: (-kv[1], kv[0]))
-            return len(results), items, facets, self._locate(s, request, [i for i, _ in items])
+            return len(results), items, facets, *self._locate(s, request, [i for i, _ in items])
 
-        total, items, facets, subhits = self._read(run)
-        return BackendResult(total, items, facets, took_ms=(time.perf_counter() - t0) * 1000, subhits=subhits)
+        total, items, facets, subhits, totals = self._read(run)
+        return BackendResult(total, items, facets, took_ms=(time.perf_counter() - t0) * 1000, subhits=subhits,
+                             subhit_totals=totals)
 
     @staticmethod
-    def _locate(s, request: SearchRequest, item_ids: list[int]) -> list[SubHit]:
+    def _locate(s, request: SearchRequest, item_ids: list[int]) -> tuple[list[SubHit], dict[int, int]]:
         """The page and segment documents of ``item_ids`` matching ``request.hits_for``: per item
-        the first ``hits_per_item`` by kind and id (as the Elasticsearch backend's inner hits)."""
+        the first ``hits_per_item`` by kind and id (as the Elasticsearch backend's inner hits), and
+        how many match per item in all."""
         texts = [t for t in request.hits_for if t.field is None]
-        if not texts or not item_ids or request.hits_per_item <= 0:
-            return []
+        if not texts or not item_ids:
+            return [], {}
         q = wq.Or([compile_query(t) for t in texts])
         flt = wq.And([wq.Or([wq.Term("kind", "page"), wq.Term("kind", "segment")]),
                       wq.Or([wq.Term("item_key", str(i)) for i in item_ids])])
         per_item: dict[int, list[tuple[str, int]]] = {}
         for h in s.search(q, filter=flt, limit=None, scored=False):  # which parts, not how well
             per_item.setdefault(int(h["item_num"]), []).append((h["kind"], int(h["ref"])))
-        return [SubHit(i, kind, ref) for i in item_ids
-                for kind, ref in sorted(per_item.get(i, []))[:request.hits_per_item]]
+        subhits = [SubHit(i, kind, ref) for i in item_ids
+                   for kind, ref in sorted(per_item.get(i, []))[:max(0, request.hits_per_item)]]
+        return subhits, {i: len(parts) for i, parts in per_item.items()}
 
     def count(self) -> int:
         return self._read(lambda s: len(s.search(wq.Term("kind", "item"), limit=1)))

@@ -532,7 +532,9 @@ def hit_pages(session: Session, results: list[dict]) -> dict[tuple[int, int], Pa
 
 
 def group_hits(result: dict, pages: dict[tuple[int, int], Page], limit: int = 3) -> dict[str, list]:
-    """OCR hits grouped per page (boxes in % of the page, for CSS) and transcript hits (times)."""
+    """OCR hits grouped per page (boxes in % of the page, for CSS) and transcript hits (times);
+    ``more_pages``/``more_times``: how many more matching pages/segments the item has (from the
+    result's ``hits_total``; the search returns only the first few), linked to the item page."""
     by_page: dict[int, list[dict]] = {}
     times: list[dict] = []
     for h in result.get("hits", []):
@@ -553,8 +555,11 @@ def group_hits(result: dict, pages: dict[tuple[int, int], Page], limit: int = 3)
         page = pages.get((result["id"], n))
         shown.append({"n": n, "boxes": boxes, "image": iiif_image(page.image_id, 200) if page else None,
                       "ratio": (page.height / page.width) if page and page.width else None})
-    return {"pages": shown, "more_pages": max(0, len(by_page) - limit), "times": times[:5],
-            "more_times": max(0, len(times) - 5)}
+    shown_times = times[:5]
+    more = max(0, int(result.get("hits_total") or 0) - len(shown) - len(shown_times),
+               len(by_page) - len(shown) + len(times) - len(shown_times))
+    return {"pages": shown, "more_pages": more if shown else 0, "times": shown_times,
+            "more_times": more if not shown and shown_times else 0}
 
 
 @bp.get("/search")

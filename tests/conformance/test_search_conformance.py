@@ -141,6 +141,27 @@ def test_transcript_hits_carry_start_and_end_seconds(corpus):
     assert any("<mark>冇錢</mark>" in s for s in hit["snippets"])
 
 
+@pytest.mark.parametrize("q, key, n, hits, total", [
+    ("廣州", "chamber", 1, [{"page": 1, "xywh": [70, 20, 60, 30]}], 2),
+    ("廣州", "chamber", 0, [], 2),
+    ("廣州", "chamber", 2, [{"page": 1, "xywh": [70, 20, 60, 30]}, {"page": 2, "xywh": [40, 80, 60, 30]}], 2),
+    ("哋", "oral", 1, [{"start": 0.0, "end": 4.5}], 2),
+    ("哋", "oral", 3, [{"start": 0.0, "end": 4.5}, {"start": 4.5, "end": 9.25}], 2),
+    ("gwong", "extb", 1, [{"page": 2, "xywh": [40, 20, 60, 30]}], 2),  # 光光 (page 3 has 陽光)
+    ("1957", "fair", 3, [{"page": 1, "xywh": [900, 20, 120, 30]}], 1),
+])
+def test_hits_per_item_limits_the_hit_pages_and_hits_total_counts_them_all(corpus, q, key, n, hits, total):
+    r = search(corpus.repo, q, viewer=ANON, hits_per_item=n)
+    hit = next(x for x in r["results"] if x["id"] == corpus.ids[key])
+    assert hit["hits"] == hits
+    assert hit["hits_total"] == total
+
+
+def test_hits_total_is_zero_without_words_to_locate(corpus):
+    r = search(corpus.repo, "", viewer=ANON)
+    assert r["results"] and all(x["hits"] == [] and x["hits_total"] == 0 for x in r["results"])
+
+
 def test_snippets_mark_matches_and_escape_everything_else(corpus):
     hit = _hit(corpus, "canton", "fair")
     page_snippet = next(s for s in hit["snippets"] if "Fair opened" in s)
@@ -152,7 +173,7 @@ def test_result_shape(corpus):
     r = search(corpus.repo, "廣州", viewer=ANON)
     assert {"total", "results", "facets"} <= set(r)
     for x in r["results"]:
-        assert {"id", "title", "score", "snippets", "hits"} <= set(x)
+        assert {"id", "title", "score", "snippets", "hits", "hits_total"} <= set(x)
         assert isinstance(x["score"], float)
     for name in ("collection", "institution", "type", "language", "decade", "place", "subject"):
         assert all(isinstance(v, str) and isinstance(c, int) for v, c in r["facets"][name])
@@ -226,7 +247,9 @@ def test_malformed_queries_raise_invalid_input(corpus, q):
 
 
 @pytest.mark.parametrize("kw", [dict(sort="newest"), dict(page=0), dict(per_page=1000), dict(page=100000),
-                                dict(filters={"colour": ["red"]})])
+                                dict(filters={"colour": ["red"]}), dict(hits_per_item=-1),
+                                dict(hits_per_item=51), dict(hits_per_item="3"), dict(hits_per_item=2.5),
+                                dict(hits_per_item=True)])
 def test_bad_parameters_raise_invalid_input(corpus, kw):
     with pytest.raises(InvalidInput):
         search(corpus.repo, "廣州", viewer=ANON, **kw)

@@ -1,6 +1,8 @@
 """/api/search over HTTP: the DESIGN JSON, 400 with a message for bad input, 503 when the backend is down."""
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 import pytest
 
 from repository import Repository
@@ -38,6 +40,20 @@ def test_transcript_hits_have_times(client, corpus):
     assert data["results"][0]["hits"] == [{"start": 4.5, "end": 9.25}]
 
 
+def test_hits_per_item_hits_total_and_search_within(client, corpus):
+    data = client.get("/api/search", query_string={"q": "廣州", "hits_per_item": 1}).get_json()
+    chamber = next(x for x in data["results"] if x["id"] == corpus.ids["chamber"])
+    assert chamber["hits"] == [{"page": 1, "xywh": [70, 20, 60, 30]}]  # the first matching page only
+    assert chamber["hits_total"] == 2  # both pages match
+    assert chamber["search_within"].endswith(f"/iiif/search/{corpus.ids['chamber']}?q=%E5%BB%A3%E5%B7%9E")
+    link = urlsplit(chamber["search_within"])
+    within = client.get(f"{link.path}?{link.query}")
+    assert within.status_code == 200 and len(within.get_json()["resources"]) == 2  # every hit in the item
+    default = client.get("/api/search", query_string={"q": "廣州"}).get_json()
+    assert next(x for x in default["results"] if x["id"] == corpus.ids["chamber"])["hits_total"] == 2
+    assert "search_within" not in client.get("/api/search?q=").get_json()["results"][0]
+
+
 def test_unpublished_never_reaches_anonymous_visitors(client, corpus):
     for q in ("秘密", "已刪除", "未公開"):
         data = client.get("/api/search", query_string={"q": q}).get_json()
@@ -45,7 +61,8 @@ def test_unpublished_never_reaches_anonymous_visitors(client, corpus):
 
 
 @pytest.mark.parametrize("qs", ["q=%22%E5%BB%A3", "q=(a", "q=foo:bar", "q=1950-1920", "q=a&page=x",
-                                "q=a&page=0", "q=a&per_page=500", "q=a&sort=colour"])
+                                "q=a&page=0", "q=a&per_page=500", "q=a&sort=colour",
+                                "q=a&hits_per_item=51", "q=a&hits_per_item=-1", "q=a&hits_per_item=x"])
 def test_malformed_requests_are_400_with_a_message(client, corpus, qs):
     r = client.get("/api/search?" + qs)
     assert r.status_code == 400
