@@ -10,7 +10,10 @@ item. Indexing is timed through ``search.service.rebuild`` (the same code as ``h
 Query latency is ``search.service.search`` (backend + snippets + hits); API overhead is the time of
 ``GET /api/search`` in the Flask test client minus the sum of Elasticsearch's ``took`` over every
 search that request made (since schema 2 one: results, facets and the hit pages/segments of the
-result items together; the table prints how many were made per request).
+result items together; the table prints how many were made per request). Both are timed with the
+default parameters a result list uses: 20 results per page, each with its first 3 hit
+pages/segments (boxes, times) and ``hits_total``, the count of all its matching ones
+(``hits_per_item``, since round 2 of issue 9; before, up to 50 hit pages per result were boxed).
 Prints a table; takes minutes (not part of the tests).
 """
 from __future__ import annotations

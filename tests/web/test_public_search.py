@@ -93,3 +93,20 @@ def test_browse_by_facet_without_a_query(client, indexed):
     html = html_of(client.get("/search?type=Sound&lang=en"))
     assert "1 result" in html and f'data-item-id="{indexed.audio}"' in html
     assert f'data-item-id="{indexed.draft}"' not in html
+
+
+def test_result_shows_the_first_hit_pages_and_links_the_rest_in_the_item(client, indexed, repo):
+    from repository.models import Item, Page
+    from search.service import rebuild
+
+    with repo.unit_of_work("test") as uow:
+        item = uow.session.get(Item, indexed.published)
+        last = max(p.n for p in item.pages)
+        for k in range(1, 5):  # four more pages with the word: five matching pages in all
+            item.pages.append(Page(n=last + k, width=800, height=400, text="廣州第%d頁" % k, words=[]))
+    rebuild(repo)
+    html = html_of(client.get("/search?q=廣州&lang=en"))
+    block = html.split(f'data-item-id="{indexed.published}"', 1)[1].split('<li class="result"', 1)[0]
+    assert block.count('class="hit-page"') == 3  # the first three hit pages
+    assert (f'<a class="more-hits" href="/items/{indexed.published}?q=%E5%BB%A3%E5%B7%9E">'
+            f'2 more pages in this item</a>') in block
