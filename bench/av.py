@@ -42,6 +42,7 @@ Numbers depend on the machine and its load; run it on a quiet machine.
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import statistics
 import subprocess
@@ -70,6 +71,7 @@ def timed(fn, repeat: int) -> tuple[float, float]:
     the neighbours."""
     walls, cpus = [], []
     for _ in range(repeat):
+        os.sync()  # no measurement pays for an earlier one's deferred writes (see whole_pipeline)
         c, t = _cpu(), time.perf_counter()
         fn()
         walls.append(time.perf_counter() - t)
@@ -122,6 +124,9 @@ def whole_pipeline(src: Path, root: Path) -> tuple[tuple[float, float], tuple[fl
 
     service.rebuild(repo)
     transcode.ffprobe_cache_clear()  # the pipeline must probe the file itself, as for a new upload
+    # Bare ffmpeg leaves its 430 MB outputs as dirty pages that the kernel writes back seconds later,
+    # in the middle of whatever runs next; the pipeline fsyncs what it stores. Flush before timing.
+    os.sync()
     c, t = _cpu(), time.perf_counter()
     made = ingest_paths(repo, [src], IngestOptions(collection="bench", publish=True))
     c1, t1 = _cpu(), time.perf_counter()
