@@ -6,14 +6,17 @@ most a ``.tmp-*`` file that :meth:`ObjectStore.sweep_temp` removes. The same byt
 """
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import mmap
 import os
 import re
 import shutil
+import socket
 import tempfile
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Iterator
@@ -37,6 +40,28 @@ class StoredObject:
     created: bool  # False when identical bytes were already stored
 
 
+_HOST = socket.gethostname().replace("@", "_")
+
+
+def _temp_prefix() -> str:
+    """Temp names say who writes them: ``.tmp-<pid>@<host>-<random>`` (pid now: forks differ)."""
+    return f".tmp-{os.getpid()}@{_HOST}-"
+
+
+def _writer_gone(name: str) -> bool:
+    """True if ``name`` (a temp file's) was written by a process of this host that has ended."""
+    pid, sep, rest = name[len(".tmp-"):].partition("@")
+    if not sep or not pid.isdigit() or rest.rpartition("-")[0] != _HOST:
+        return False  # another host's, or an old-style name: age decides
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
 class ObjectStore:
     def __init__(self, root: Path):
         self.root = Path(root)
@@ -54,7 +79,7 @@ class ObjectStore:
         self.root.mkdir(parents=True, exist_ok=True)
         digest = hashlib.sha256()
         size = 0
-        fd, tmp_name = tempfile.mkstemp(prefix=".tmp-", dir=self.root)
+        fd, tmp_name = tempfile.mkstemp(prefix=_temp_prefix(), dir=self.root)
         tmp = Path(tmp_name)
         try:
             with os.fdopen(fd, "wb", buffering=0) as out:
@@ -109,15 +134,11 @@ class ObjectStore:
             raise InvalidInput(f"no such file: {src}")
         if move:
             sha, size = digest or self.digest_file(src)
-            final = self.path(sha)
-            if final.is_file():
-                src.unlink()
-                return StoredObject(sha, size, final, created=False)
-            final.parent.mkdir(parents=True, exist_ok=True)
-            os.chmod(src, 0o444)
             try:
-                os.replace(src, final)
-            except OSError:  # another file system (EXDEV): copy, then drop the source
+                return self._place(src, sha, size)
+            except OSError as exc:  # another file system: copy, then drop the source
+                if exc.errno != errno.EXDEV:
+                    raise
                 os.chmod(src, 0o644)
                 with open(src, "rb") as fh:
                     obj = self.put_stream(fh)
@@ -125,7 +146,6 @@ class ObjectStore:
                     raise InvalidInput(f"{src.name} changed while it was being stored")
                 src.unlink()
                 return obj
-            return StoredObject(sha, size, final, created=True)
         with open(src, "rb") as fh:
             return self.put_stream(fh)
 
@@ -196,12 +216,23 @@ class ObjectStore:
             if p.is_file() and not p.name.startswith("."):
                 yield p.name
 
-    def sweep_temp(self) -> int:
-        """Remove temporary files left by a crash mid-write; returns how many."""
+    def sweep_temp(self, older_than: float = 3600.0) -> int:
+        """Remove temporary files left by a crash mid-write; returns how many.
+
+        Another process (an intake, a worker on another host) may be writing one right now, so a
+        temp file goes only if the process that writes it is gone: its name carries the writer's
+        pid and host — on this host the pid is checked; a file of another host (shared storage) goes
+        once untouched for ``older_than`` seconds (a write in progress keeps its mtime fresh)."""
         n = 0
         if self.root.is_dir():
+            cutoff = time.time() - older_than
             for p in self.root.glob(".tmp-*"):
-                p.unlink(missing_ok=True)
+                try:
+                    if not _writer_gone(p.name) and p.stat().st_mtime > cutoff:
+                        continue
+                    p.unlink()
+                except FileNotFoundError:  # finished (renamed into place) meanwhile
+                    continue
                 n += 1
         return n
 

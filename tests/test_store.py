@@ -1,6 +1,8 @@
 """Object store: content-addressed, atomic, de-duplicated; every stored file has fixity + event."""
 import hashlib
 import io
+import os
+import time
 
 import pytest
 from sqlalchemy import select
@@ -36,9 +38,35 @@ def test_a_failed_write_leaves_no_file(tmp_path):
 def test_leftover_temp_files_are_swept(tmp_path):
     store = ObjectStore(tmp_path / "objects")
     store.put_bytes(b"x")
-    (store.root / ".tmp-crashed").write_bytes(b"half")
+    crashed = store.root / ".tmp-crashed"
+    crashed.write_bytes(b"half")
+    an_hour_ago = time.time() - 3601
+    os.utime(crashed, (an_hour_ago, an_hour_ago))
     assert store.sweep_temp() == 1
-    assert not (store.root / ".tmp-crashed").exists()
+    assert not crashed.exists()
+
+
+def test_a_temp_file_being_written_by_another_process_is_not_swept(tmp_path):
+    # a worker starting up while an intake (or another host's worker) is storing a file: the
+    # writer is alive (here: this very process), so its half-written file stays
+    import subprocess
+    import sys
+
+    from repository.store import _temp_prefix
+
+    store = ObjectStore(tmp_path / "objects")
+    store.put_bytes(b"x")
+    writing = store.root / f"{_temp_prefix()}abcd"
+    writing.write_bytes(b"half")
+    other_host = store.root / ".tmp-1@elsewhere-abcd"
+    other_host.write_bytes(b"half")
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True).stdout.strip()
+    crashed = store.root / (_temp_prefix().replace(f"{os.getpid()}@", f"{dead}@") + "dead")
+    crashed.write_bytes(b"half")
+    assert store.sweep_temp() == 1  # only the one whose writer has ended
+    assert writing.exists() and other_host.exists() and not crashed.exists()
+
 
 
 def test_storing_records_fixity_and_an_audit_event(repo, tmp_path):
