@@ -3,12 +3,18 @@
 For each recording it times (wall-clock / CPU seconds, CPU including the ffmpeg/ffprobe children)
 
 * **bare ffmpeg, web copy** — the one command a person would run by hand to make the web copy
-  (same codecs and settings as the pipeline, no progress reporting, no waveform);
+  (same codecs and settings as the pipeline, index in front with ``-movflags +faststart``, no
+  progress reporting, no waveform);
 * **bare ffmpeg, same outputs** — by hand, one after the other, the bare ffmpeg commands that make
-  the SAME outputs as the pipeline: web copy + waveform (audio, one command, exactly
+  the SAME outputs as the pipeline: web copy + waveform (audio, one command,
   :func:`ingest.av.transcode.access_args`), or web copy + poster + strip (video,
   ``access_args`` then ``stills_args``). Like the pipeline's job, it starts with the recording
   already on disk;
+* **own args by hand** — the same, but with the pipeline's own web-copy arguments: for a video
+  stream copy the pipeline reserves room for the index up front (``-moov_size``, see
+  :func:`ingest.av.transcode.moov_reservation`) instead of ``+faststart``'s second pass over the
+  file. ``job / own args`` is what the pipeline adds to its own ffmpeg commands (fixity of every
+  stored byte, rows, indexing) — the strictest view, printed beside the target;
 * **intake** — ``ingest_paths`` in a fresh repository: sniffing and probing the file, the
   truncation check, storing the original (copy + SHA-256 + fsync — for a web upload this is
   receiving the file), the item's database rows and queueing the job. Bare ffmpeg does none of
@@ -44,6 +50,7 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -64,14 +71,30 @@ def _cpu() -> float:
     return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
-def timed(fn, repeat: int) -> tuple[float, float]:
-    """Median (wall-clock seconds, CPU seconds) of ``repeat`` runs.
+def warm(*paths: Path) -> None:
+    """Read files into the page cache, so that every measurement starts with its input cached.
+
+    This machine (a VM) runs DAMON with a ``pageout`` scheme (``/sys/kernel/mm/damon``): page
+    cache that looks idle is written out at up to 128 MB/s whatever memory is free, so without this
+    a measurement finds a random part of a 430 MB input evicted and pays for reading it from the
+    disk again (the "CPU doubled" rounds of earlier runs: refaults, seen in ``/proc/vmstat``).
+    Both sides — bare ffmpeg and the pipeline — get their input warmed the same way."""
+    buf = bytearray(1 << 20)
+    for path in paths:
+        with open(path, "rb", buffering=0) as fh:
+            while fh.readinto(buf):
+                pass
+
+
+def timed(fn, repeat: int, inputs: tuple[Path, ...] = ()) -> tuple[float, float]:
+    """Median (wall-clock seconds, CPU seconds) of ``repeat`` runs, ``inputs`` warmed before each.
 
     CPU time is printed too because on a shared, loaded machine wall-clock time mostly measures
     the neighbours."""
     walls, cpus = [], []
     for _ in range(repeat):
         os.sync()  # no measurement pays for an earlier one's deferred writes (see whole_pipeline)
+        warm(*inputs)
         c, t = _cpu(), time.perf_counter()
         fn()
         walls.append(time.perf_counter() - t)
@@ -84,19 +107,22 @@ def _ffmpeg(args: list[str]) -> None:
 
 
 def bare_web_copy(info: transcode.MediaInfo, root: Path) -> None:
-    """The web copy only: same codecs/options, no waveform, no -progress."""
+    """The web copy only, as by hand: same codecs/options, +faststart, no waveform, no -progress."""
     _ffmpeg(transcode.access_args(info, root / ("bare" + (".mp4" if info.is_video else ".m4a")))[0])
 
 
-def bare_same_args(info: transcode.MediaInfo, root: Path) -> None:
-    """The command make_access runs (with the waveform output for audio), without -progress."""
+def bare_same_args(info: transcode.MediaInfo, root: Path, own: bool = False) -> None:
+    """The web copy (with the waveform output for audio), without -progress; ``own``: with the
+    pipeline's index reservation instead of +faststart, i.e. the command make_access runs."""
     wave = None if info.is_video else root / "bare-waveform.png"
-    _ffmpeg(transcode.access_args(info, root / ("bare" + (".mp4" if info.is_video else ".m4a")), wave)[0])
+    reserve = transcode.moov_reservation(info) if own else None
+    _ffmpeg(transcode.access_args(info, root / ("bare" + (".mp4" if info.is_video else ".m4a")), wave,
+                                  moov_size=reserve)[0])
 
 
-def bare_same_outputs(info: transcode.MediaInfo, root: Path) -> None:
+def bare_same_outputs(info: transcode.MediaInfo, root: Path, own: bool = False) -> None:
     """Every output the pipeline makes, by hand, one command after the other."""
-    bare_same_args(info, root)
+    bare_same_args(info, root, own)
     if info.is_video:
         _ffmpeg(transcode.stills_args(info, root / "bare-poster.jpg", root / "bare-strip.jpg"))
 
@@ -111,7 +137,8 @@ def loop_to(src: Path, dest: Path, minutes: float) -> Path:
 
 def whole_pipeline(src: Path, root: Path) -> tuple[tuple[float, float], tuple[float, float]]:
     """((wall, CPU) of the intake, (wall, CPU) of the job + indexing), in a fresh repository made
-    beforehand (with its empty search index); the job starts as soon as the intake has returned."""
+    beforehand (with its empty search index) and removed afterwards; the job starts once the intake has
+    returned and its input (the stored original) is warmed like bare ffmpeg's (see :func:`warm`)."""
     from ingest.intake import IngestOptions, ingest_paths, wait_for
     from repository import Repository, catalog
 
@@ -127,14 +154,23 @@ def whole_pipeline(src: Path, root: Path) -> tuple[tuple[float, float], tuple[fl
     # Bare ffmpeg leaves its 430 MB outputs as dirty pages that the kernel writes back seconds later,
     # in the middle of whatever runs next; the pipeline fsyncs what it stores. Flush before timing.
     os.sync()
+    warm(src)
     c, t = _cpu(), time.perf_counter()
     made = ingest_paths(repo, [src], IngestOptions(collection="bench", publish=True))
+    intake = (time.perf_counter() - t, _cpu() - c)
+    # the job's input is the stored original, just written by the intake: warmed like bare ffmpeg's
+    from repository.models import File
+
+    with repo.session() as s:
+        stored = [repo.store.path(f.sha256) for f in s.query(File).filter(File.role == "original")]
+    warm(*stored)
     c1, t1 = _cpu(), time.perf_counter()
     jobs = wait_for(repo, [j for _, j in made], poll=0.02)
     c2, t2 = _cpu(), time.perf_counter()
     assert jobs[0].state == "done", jobs[0].error
     repo.db.dispose()
-    return (t1 - t, c1 - c), (t2 - t1, c2 - c1)
+    shutil.rmtree(data, ignore_errors=True)
+    return intake, (t2 - t1, c2 - c1)
 
 
 def main() -> None:
@@ -161,33 +197,39 @@ def main() -> None:
         print(f"median of {args.repeat} rounds; wall/cpu seconds; ratios wall/cpu. "
               f"TARGET (<= 1.10x): job / bare same outputs, wall, long recordings")
         print(f"{'file':28} {'bare ffmpeg':>11} {'bare ffmpeg':>11} {'intake':>11} {'job':>11} "
-              f"{'job /':>11} {'whole /':>11} {'RTF':>5} {'transcode step':>12}")
+              f"{'job /':>11} {'job /':>11} {'whole /':>11} {'RTF':>5} {'transcode step':>12}")
         print(f"{'':28} {'web copy':>11} {'same outs':>11} {'':>11} {'':>11} "
-              f"{'bare same':>11} {'bare same':>11} {'whole':>5} {'vs same args':>12}")
+              f"{'bare same':>11} {'own args':>11} {'bare same':>11} {'whole':>5} {'vs own args':>12}")
         for label, src in cases:
             info = transcode.probe(src)
+            reserved = transcode.moov_reservation(info) is not None
             # one round = every measurement once, back to back, so that the bare commands and the
             # pipeline see the same load from the neighbours; the median round value is printed
             rounds = []
             for _ in range(args.repeat):
-                bare = timed(lambda: bare_web_copy(info, root), 1)
-                # for video the web-copy command is the one make_access runs: not timed twice
-                same_args = bare if info.is_video else timed(lambda: bare_same_args(info, root), 1)
-                same = timed(lambda: bare_same_outputs(info, root), 1)
-                step = timed(lambda: transcode.make_access(info, root / "step"), 1)
+                bare = timed(lambda: bare_web_copy(info, root), 1, (src,))
+                # the command make_access runs; for a video transcode it is the bare web copy: not timed twice
+                own_args = (timed(lambda: bare_same_args(info, root, own=True), 1, (src,))
+                            if reserved or not info.is_video else bare)
+                same = timed(lambda: bare_same_outputs(info, root), 1, (src,))
+                own = timed(lambda: bare_same_outputs(info, root, own=True), 1, (src,)) if reserved else same
+                step = timed(lambda: transcode.make_access(info, root / "step"), 1, (src,))
                 intake, job = whole_pipeline(src, root)
-                rounds.append((bare, same_args, same, step, intake, job, (intake[0] + job[0], intake[1] + job[1])))
-            bare, same_args, same, step, intake, job, whole = (
-                tuple(statistics.median(r[i][k] for r in rounds) for k in (0, 1)) for i in range(7))
+                rounds.append((bare, own_args, same, own, step, intake, job,
+                               (intake[0] + job[0], intake[1] + job[1])))
+            bare, own_args, same, own, step, intake, job, whole = (
+                tuple(statistics.median(r[i][k] for r in rounds) for k in (0, 1)) for i in range(8))
             print(f"{label:28} {bare[0]:5.2f}/{bare[1]:5.2f} {same[0]:5.2f}/{same[1]:5.2f} "
                   f"{intake[0]:5.2f}/{intake[1]:5.2f} {job[0]:5.2f}/{job[1]:5.2f} "
-                  f"{job[0] / same[0]:4.2f}x/{job[1] / same[1]:4.2f}x {whole[0] / same[0]:4.2f}x/{whole[1] / same[1]:4.2f}x "
-                  f"{info.duration / whole[0]:5.0f} {step[0] / same_args[0]:4.2f}x/{step[1] / same_args[1]:4.2f}x")
-        print("bare same outs = the bare ffmpeg commands for every output the job makes, by hand, one after the other; "
-              "intake = storing the original (copy + SHA-256 + fsync), probe, truncation check, rows; job = the av "
-              "job + indexing, after the original is stored; whole = intake + job; RTF = recording seconds per "
-              "wall-clock second of the whole pipeline; transcode step = make_access vs the bare command with the "
-              "same arguments.")
+                  f"{job[0] / same[0]:4.2f}x/{job[1] / same[1]:4.2f}x {job[0] / own[0]:4.2f}x/{job[1] / own[1]:4.2f}x "
+                  f"{whole[0] / same[0]:4.2f}x/{whole[1] / same[1]:4.2f}x "
+                  f"{info.duration / whole[0]:5.0f} {step[0] / own_args[0]:4.2f}x/{step[1] / own_args[1]:4.2f}x")
+        print("bare same outs = the bare ffmpeg commands for every output the job makes, by hand, one after the other "
+              "(web copy with +faststart); own args = the same with the pipeline's own web-copy arguments (a video "
+              "stream copy reserves the index's room up front instead of +faststart's second pass); intake = storing "
+              "the original (copy + SHA-256 + fsync), probe, truncation check, rows; job = the av job + indexing, "
+              "after the original is stored; whole = intake + job; RTF = recording seconds per wall-clock second of "
+              "the whole pipeline; transcode step = make_access vs the bare command with the same arguments.")
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
 """Probing recordings and making their web derivatives with the real ffprobe/ffmpeg.
 
 * :func:`probe` — ffprobe through ffmpeg-python, summarised as :class:`MediaInfo`.
-* :func:`make_access` — the web copy: video → MP4 (H.264 + AAC, ``+faststart``), audio → M4A
-  (AAC). Input that is already web-compatible is **stream-copied** (no re-encode). For audio the
+* :func:`make_access` — the web copy: video → MP4 (H.264 + AAC, index first: ``+faststart``, or
+  for a stream copy room reserved up front, see :func:`moov_reservation`), audio → M4A (AAC).
+  Input that is already web-compatible is **stream-copied** (no re-encode). For audio the
   waveform PNG (``showwavespic``) comes out of the same ffmpeg run, so the file is read once.
 * :func:`make_stills` — the poster frame and the thumbnail strip of a video in one ffmpeg run that
   only decodes a few frames (fast input seeking), so its cost does not grow with the length;
@@ -167,10 +168,12 @@ def probe(path: Path | str, *, check: bool = True) -> MediaInfo:
         if s.get("codec_type") == "video" and video is None and not (s.get("disposition") or {}).get("attached_pic"):
             video = {"codec": s.get("codec_name"), "width": s.get("width"), "height": s.get("height"),
                      "pix_fmt": s.get("pix_fmt"), "fps": _rate(s.get("avg_frame_rate")),
-                     "bit_rate": _num(s.get("bit_rate"), int), "field_order": s.get("field_order")}
+                     "bit_rate": _num(s.get("bit_rate"), int), "field_order": s.get("field_order"),
+                     "frames": _num(s.get("nb_frames"), int)}
         elif s.get("codec_type") == "audio" and audio is None:
             audio = {"codec": s.get("codec_name"), "channels": s.get("channels"),
-                     "sample_rate": _num(s.get("sample_rate"), int), "bit_rate": _num(s.get("bit_rate"), int)}
+                     "sample_rate": _num(s.get("sample_rate"), int), "bit_rate": _num(s.get("bit_rate"), int),
+                     "frames": _num(s.get("nb_frames"), int)}
     if video is None and audio is None:
         raise InvalidInput(f"{name}: the file has no audio or video stream")
     if video is not None and not (video["width"] and video["height"]):
@@ -234,6 +237,14 @@ def _ffmpeg() -> str:
     return path
 
 
+class FfmpegFailed(InvalidInput):
+    """An ffmpeg run failed; ``stderr`` is what it said."""
+
+    def __init__(self, message: str, *, stderr: str = "") -> None:
+        super().__init__(message)
+        self.stderr = stderr
+
+
 def run_ffmpeg(args: list[str], *, total: float, on_progress: ProgressFn | None = None,
                what: str = "ffmpeg") -> float | None:
     """Run ``ffmpeg ARGS -progress pipe:1``, reporting seconds done (at most once a second).
@@ -268,9 +279,13 @@ def run_ffmpeg(args: list[str], *, total: float, on_progress: ProgressFn | None 
         raise
     finally:
         drain.join(timeout=5)
-    if proc.returncode != 0:
-        msg = "".join(err_chunks).strip().splitlines()
-        raise InvalidInput(f"{what} failed: {msg[-1][:200] if msg else f'exit code {proc.returncode}'}")
+    stderr = "".join(err_chunks)
+    # ffmpeg exits 0 when writing the trailer fails (e.g. a reserved moov that is too small), the
+    # output then being unusable: that is a failure too
+    if proc.returncode != 0 or "Error writing trailer" in stderr:
+        msg = stderr.strip().splitlines()
+        raise FfmpegFailed(f"{what} failed: {msg[-1][:200] if msg else f'exit code {proc.returncode}'}",
+                           stderr=stderr)
     if on_progress is not None:
         on_progress(total)
     return written
@@ -297,8 +312,48 @@ def _out_rate(info: MediaInfo) -> int | None:
     return rate if rate in AAC_SAMPLE_RATES else 48000
 
 
-def access_args(info: MediaInfo, dest: Path, waveform: Path | None = None) -> tuple[list[str], bool]:
-    """The ffmpeg arguments for the web copy (and the audio waveform); returns (args, stream_copied)."""
+#: room reserved at the front of a stream-copied video's web copy for its index (moov box) per
+#: sample (video frame or audio packet), and on top for the boxes that do not grow with the length.
+#: ffmpeg's tables take ~9.4 bytes per sample for H.264 with B-frames + AAC (sizes, chunk offsets,
+#: composition offsets, key frames); 24 leaves room for short chunks and 64-bit offsets. Unused
+#: room stays in the file as a ``free`` box (~0.4 % of a typical web copy).
+MOOV_BYTES_PER_SAMPLE = 24
+MOOV_FIXED_BYTES = 64 * 1024
+
+
+def moov_reservation(info: MediaInfo) -> int | None:
+    """Bytes to reserve for the moov box of a stream-copied video (``-moov_size``), or None.
+
+    ``+faststart`` makes ffmpeg write the whole file and then move every byte of it to put the
+    index in front — for an hours-long stream copy that second pass costs ~20 % of the run. For a
+    stream copy the number of samples is known beforehand (the source's frame counts, else
+    duration × rate), so the index's room can be reserved at the front instead and the file is
+    written once, index first like ``+faststart``. Transcodes (their ffmpeg run is dominated by
+    encoding) and audio (small files) keep ``+faststart``. If the room turns out too small,
+    :func:`make_access` makes the copy again with ``+faststart``.
+    """
+    if not (info.is_video and info.web_compatible) or info.duration <= 0:
+        return None
+    samples = 0
+    for stream, per_second in ((info.video, (info.video or {}).get("fps")),
+                               (info.audio, ((info.audio or {}).get("sample_rate") or 0) / 1024)):
+        if stream is None:
+            continue
+        frames = stream.get("frames")
+        if not frames:
+            if not per_second:
+                return None  # nothing to estimate from
+            frames = int(info.duration * per_second * 1.1) + 1
+        samples += int(frames)
+    return MOOV_FIXED_BYTES + MOOV_BYTES_PER_SAMPLE * samples
+
+
+def access_args(info: MediaInfo, dest: Path, waveform: Path | None = None, *,
+                moov_size: int | None = None) -> tuple[list[str], bool]:
+    """The ffmpeg arguments for the web copy (and the audio waveform); returns (args, stream_copied).
+
+    ``moov_size`` reserves that many bytes at the front for the index instead of ``+faststart``
+    (see :func:`moov_reservation`; both put the index before the media data)."""
     copy = info.web_compatible
     args = ["-i", str(info.path)]
     if info.is_video:
@@ -311,7 +366,8 @@ def access_args(info: MediaInfo, dest: Path, waveform: Path | None = None) -> tu
                 vf = "yadif," + vf
             args += ["-vf", vf, "-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p",
                      "-c:a", "aac", "-b:a", "128k", "-ac", "2", *_rate_args(info)]
-        args += ["-movflags", "+faststart", "-f", "mp4", str(dest)]
+        args += (["-moov_size", str(moov_size)] if moov_size else ["-movflags", "+faststart"])
+        args += ["-f", "mp4", str(dest)]
     else:
         args += ["-map", "0:a:0", "-vn"]
         args += ["-c:a", "copy"] if copy else ["-c:a", "aac", "-b:a", "128k", *_rate_args(info)]
@@ -336,13 +392,24 @@ def make_access(info: MediaInfo, workdir: Path, on_progress: ProgressFn | None =
     else:
         dest, mime = workdir / "access.m4a", "audio/mp4"
         wave_png = workdir / "waveform.png"
-    args, copied = access_args(info, dest, wave_png)
+    reserve = moov_reservation(info)
     started = time.monotonic()
-    written = run_ffmpeg(args, total=info.duration, on_progress=on_progress,
-                         what=f"making the web copy of {info.path.name}")
+    what = f"making the web copy of {info.path.name}"
+    args, copied = access_args(info, dest, wave_png, moov_size=reserve)
+    try:
+        written = run_ffmpeg(args, total=info.duration, on_progress=on_progress, what=what)
+    except FfmpegFailed as exc:
+        if not reserve or "reserved_moov_size is too small" not in exc.stderr:
+            raise
+        log.info("the room reserved for the index of %s was too small; making the web copy again with "
+                 "+faststart", info.path.name)
+        reserve = None
+        args, copied = access_args(info, dest, wave_png)
+        written = run_ffmpeg(args, total=info.duration, on_progress=on_progress, what=what)
     seconds = time.monotonic() - started
     out = access_facts(info, dest, copied, written)
-    tech = {**out, "stream_copied": copied, "seconds": round(seconds, 3),
+    tech = {**out, "stream_copied": copied, "index": "reserved" if reserve else "faststart",
+            "seconds": round(seconds, 3),
             "realtime_factor": round(info.duration / seconds, 1) if seconds > 0 else None,
             "source": info.summary()}
     result = [Derivative(dest, mime, "access", tech, width=(out.get("video") or {}).get("width"),

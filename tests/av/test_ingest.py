@@ -19,6 +19,31 @@ def _files(repo, item_id: int) -> dict[str, File]:
         return {f.role: f for f in s.scalars(select(File).where(File.item_id == item_id))}
 
 
+def _top_level_boxes(path: Path) -> list[str]:
+    """The types of an MP4 file's top-level boxes, in file order."""
+    import struct
+
+    boxes, size = [], path.stat().st_size
+    with open(path, "rb") as fh:
+        pos = 0
+        while pos < size:
+            fh.seek(pos)
+            head = fh.read(16)
+            length, kind = struct.unpack(">I4s", head[:8])
+            if length == 1:
+                length = struct.unpack(">Q", head[8:16])[0]
+            assert length >= 8, f"bad box at {pos}"
+            boxes.append(kind.decode("latin-1"))
+            pos += length
+    return boxes
+
+
+def _decodes_cleanly(path: Path) -> bool:
+    out = subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", str(path), "-f", "null", "-"],
+                         capture_output=True, text=True)
+    return out.returncode == 0 and not out.stderr.strip()
+
+
 def _stream_md5(path: Path, stream: str) -> str:
     """MD5 of the *packets* of one stream (no decoding): equal only if nothing was re-encoded."""
     out = subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", str(path), "-map", f"0:{stream}:0",
@@ -50,9 +75,9 @@ def test_h264_aac_video_is_stream_copied(repo, media, ingest_one):
     # no re-encode: the packets of both streams are byte-identical to the original's
     assert _stream_md5(stored, "v") == _stream_md5(src, "v")
     assert _stream_md5(stored, "a") == _stream_md5(src, "a")
-    # +faststart: the moov box comes before mdat
-    head = stored.read_bytes()[:4096]
-    assert head.find(b"moov") != -1 and (head.find(b"mdat") == -1 or head.find(b"moov") < head.find(b"mdat"))
+    # the index (moov box) comes before the media data, written once into room reserved up front
+    boxes = _top_level_boxes(stored)
+    assert boxes.index("moov") < boxes.index("mdat") and access.tech["index"] == "reserved"
     assert access.tech["video"]["codec"] == "h264" and access.tech["audio"]["codec"] == "aac"
     assert {"poster", "strip"} <= set(files) and "waveform" not in files
     assert files["poster"].width == 320 and files["strip"].width == 1600
@@ -63,6 +88,45 @@ def test_h264_aac_video_is_stream_copied(repo, media, ingest_one):
             Event.item_id == item_id, Event.type == "publication")) == 1
         job = s.scalar(select(Job).where(Job.item_id == item_id))
         assert job.state == "done" and job.progress["done"] == job.progress["total"] == pytest.approx(3.0, abs=0.1)
+
+
+def test_a_stream_copy_whose_reserved_index_room_is_too_small_is_made_again_with_faststart(
+        media, tmp_path, monkeypatch):
+    """ffmpeg exits 0 when the reserved room is too small (the file is unusable): the pipeline
+    notices and makes the web copy the usual way instead."""
+    src = media.make("mp4", 3.0)
+    info = transcode.probe(src)
+    monkeypatch.setattr(transcode, "MOOV_BYTES_PER_SAMPLE", 0)
+    monkeypatch.setattr(transcode, "MOOV_FIXED_BYTES", 200)
+    assert transcode.moov_reservation(info) == 200
+    (access,) = transcode.make_access(info, tmp_path / "work")
+    assert access.tech["index"] == "faststart" and access.tech["stream_copied"] is True
+    boxes = _top_level_boxes(access.path)
+    assert boxes.index("moov") < boxes.index("mdat")
+    assert _stream_md5(access.path, "v") == _stream_md5(src, "v") and _decodes_cleanly(access.path)
+
+
+def test_a_matroska_h264_aac_recording_is_stream_copied_with_its_index_room_estimated(media, tmp_path):
+    """Matroska says no frame counts: the room is estimated from duration x frame/packet rate."""
+    mkv = tmp_path / "camera.mkv"
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", str(media.make("mp4", 3.0)), "-c", "copy",
+                    str(mkv)], check=True)
+    info = transcode.probe(mkv)
+    assert info.web_compatible and info.video["frames"] is None
+    assert transcode.moov_reservation(info) is not None
+    (access,) = transcode.make_access(info, tmp_path / "work")
+    assert access.tech["index"] == "reserved"
+    boxes = _top_level_boxes(access.path)
+    assert boxes.index("moov") < boxes.index("mdat")
+    assert _stream_md5(access.path, "v") == _stream_md5(mkv, "v") and _decodes_cleanly(access.path)
+
+
+def test_transcodes_and_audio_keep_faststart(media):
+    for kind in ("mpg", "m4a", "wav"):
+        info = transcode.probe(media.make(kind, 1.5))
+        assert transcode.moov_reservation(info) is None
+        args, _ = transcode.access_args(info, Path("out"))
+        assert "+faststart" in args and "-moov_size" not in args
 
 
 def test_aac_audio_is_stream_copied_with_a_waveform(repo, media, ingest_one):
