@@ -31,7 +31,9 @@ For each recording it times (wall-clock / CPU seconds, CPU including the ffmpeg/
 bare ffmpeg making the same outputs from the same file on disk, judged on the long (30-minute)
 recordings; oral histories are tens of minutes to hours long. ``whole / bare same outputs`` shows
 what the intake adds on top. Each round runs every measurement once, back to back (bare commands, then the
-pipeline), and the median of ``--repeat`` rounds is printed, so both sides see the same load. For
+pipeline), so both sides see the same load; seconds are the medians of ``--repeat`` rounds and each
+ratio is the median of the rounds' own ratios, with the target's min-max over the rounds and the
+CPU time the hypervisor stole per round printed beside it (this VM's neighbours come and go). For
 the 60 s cases fixed per-item work (process starts, database,
 indexing) is still visible and the ratios are printed for information. The CPU ratio of the job is
 printed too and is above 1.10× for stream copies: the job computes the SHA-256 of every stored
@@ -42,7 +44,7 @@ close to bare ffmpeg.
 The long recordings are the 60 s ones repeated with ffmpeg ``-stream_loop`` and stream copy (the
 bytes of a real 30-minute H.264/AAC and AAC file, made in seconds); the two transcode cases stay at
 ``--seconds`` because transcoding 30 minutes takes minutes per run and the bench must stay under
-~5 minutes. Usage: ``python bench/av.py [--seconds 60] [--long-minutes 30] [--repeat 3]``.
+~5 minutes. Usage: ``python bench/av.py [--seconds 60] [--long-minutes 30] [--repeat 5]``.
 Numbers depend on the machine and its load; run it on a quiet machine.
 """
 from __future__ import annotations
@@ -71,6 +73,23 @@ def _cpu() -> float:
     return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
+def _steal() -> float:
+    """Seconds of CPU time stolen from this VM by the hypervisor so far (all CPUs; 0 if unknown)."""
+    try:
+        with open("/proc/stat") as fh:
+            fields = fh.readline().split()
+        return int(fields[8]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def _room(inputs: tuple[Path, ...] | list[Path]) -> int:
+    """How much memory to prefault before a measurement that writes about twice its inputs' size:
+    six times their size and 256 MiB (twice was not enough: measured on the 30-minute MP4, the
+    job's web copy still took 1.1–1.4 s in most rounds; with ~3 GB it took 0.56–0.81 s)."""
+    return 6 * sum(p.stat().st_size for p in inputs) + (256 << 20)
+
+
 def warm(*paths: Path) -> None:
     """Read files into the page cache, so that every measurement starts with its input cached.
 
@@ -86,15 +105,34 @@ def warm(*paths: Path) -> None:
                 pass
 
 
+def prefault(nbytes: int) -> None:
+    """Touch ``nbytes`` of fresh memory and free it again, so the next measurement's writes land
+    in memory the hypervisor has backed.
+
+    This VM's balloon device reports free memory to the host (virtio-balloon free page reporting,
+    feature bit 5 in ``/sys/bus/virtio/devices/*/features``), which takes it back; the first write
+    to such a page then faults in the host, which the guest sees as slow CPU time. Writing a
+    430 MB file into the page cache cost ffmpeg anywhere from 0.6 to 2.1 s depending on which pages
+    it got; with this before each measurement the same run is 0.7–0.9 s. Done the same way before
+    every measurement, bare ffmpeg's and the pipeline's: freed pages are reused first."""
+    if nbytes > 0:
+        block = bytearray(nbytes)
+        block[::4096] = b"\1" * len(range(0, nbytes, 4096))
+        del block
+
+
 def timed(fn, repeat: int, inputs: tuple[Path, ...] = ()) -> tuple[float, float]:
-    """Median (wall-clock seconds, CPU seconds) of ``repeat`` runs, ``inputs`` warmed before each.
+    """Median (wall-clock seconds, CPU seconds) of ``repeat`` runs, ``inputs`` warmed before each
+    and memory prefaulted for the writes (see :func:`prefault` and :func:`_room`).
 
     CPU time is printed too because on a shared, loaded machine wall-clock time mostly measures
     the neighbours."""
     walls, cpus = [], []
+    room = _room(inputs)
     for _ in range(repeat):
         os.sync()  # no measurement pays for an earlier one's deferred writes (see whole_pipeline)
         warm(*inputs)
+        prefault(room)
         c, t = _cpu(), time.perf_counter()
         fn()
         walls.append(time.perf_counter() - t)
@@ -138,7 +176,8 @@ def loop_to(src: Path, dest: Path, minutes: float) -> Path:
 def whole_pipeline(src: Path, root: Path) -> tuple[tuple[float, float], tuple[float, float]]:
     """((wall, CPU) of the intake, (wall, CPU) of the job + indexing), in a fresh repository made
     beforehand (with its empty search index) and removed afterwards; the job starts once the intake has
-    returned and its input (the stored original) is warmed like bare ffmpeg's (see :func:`warm`)."""
+    returned and its input (the stored original) is warmed and room for its outputs prefaulted like
+    bare ffmpeg's (see :func:`warm` and :func:`prefault`)."""
     from ingest.intake import IngestOptions, ingest_paths, wait_for
     from repository import Repository, catalog
 
@@ -155,6 +194,7 @@ def whole_pipeline(src: Path, root: Path) -> tuple[tuple[float, float], tuple[fl
     # in the middle of whatever runs next; the pipeline fsyncs what it stores. Flush before timing.
     os.sync()
     warm(src)
+    prefault(_room([src]))
     c, t = _cpu(), time.perf_counter()
     made = ingest_paths(repo, [src], IngestOptions(collection="bench", publish=True))
     intake = (time.perf_counter() - t, _cpu() - c)
@@ -164,6 +204,7 @@ def whole_pipeline(src: Path, root: Path) -> tuple[tuple[float, float], tuple[fl
     with repo.session() as s:
         stored = [repo.store.path(f.sha256) for f in s.query(File).filter(File.role == "original")]
     warm(*stored)
+    prefault(_room(stored))
     c1, t1 = _cpu(), time.perf_counter()
     jobs = wait_for(repo, [j for _, j in made], poll=0.02)
     c2, t2 = _cpu(), time.perf_counter()
@@ -178,7 +219,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=60.0, help="length of the short recordings")
     ap.add_argument("--long-minutes", type=float, default=30.0,
                     help="length of the long stream-copy recordings (0: skip them)")
-    ap.add_argument("--repeat", type=int, default=3, help="rounds per case (the median is reported)")
+    ap.add_argument("--repeat", type=int, default=5, help="rounds per case (medians are reported)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-av-") as tmp:
         root = Path(tmp)
@@ -194,18 +235,22 @@ def main() -> None:
             cases += [(f"H.264/AAC MP4 {m:.0f} min (copy)", loop_to(cases[0][1], root / "long.mp4", m)),
                       (f"AAC M4A {m:.0f} min (copy)", loop_to(cases[1][1], root / "long.m4a", m))]
         whole_pipeline(cases[0][1], root)  # warm-up: imports (search analysis, PyCantonese) are not per-file work
-        print(f"median of {args.repeat} rounds; wall/cpu seconds; ratios wall/cpu. "
-              f"TARGET (<= 1.10x): job / bare same outputs, wall, long recordings")
+        print(f"{args.repeat} rounds per case; seconds are medians (wall/cpu), ratios are the median of the "
+              f"rounds' own ratios (wall/cpu). TARGET (<= 1.10x): job / bare same outputs, wall, long recordings")
         print(f"{'file':28} {'bare ffmpeg':>11} {'bare ffmpeg':>11} {'intake':>11} {'job':>11} "
-              f"{'job /':>11} {'job /':>11} {'whole /':>11} {'RTF':>5} {'transcode step':>12}")
+              f"{'job /':>11} {'(rounds)':>11} {'job /':>11} {'whole /':>11} {'RTF':>5} {'transcode step':>12} "
+              f"{'steal':>5}")
         print(f"{'':28} {'web copy':>11} {'same outs':>11} {'':>11} {'':>11} "
-              f"{'bare same':>11} {'own args':>11} {'bare same':>11} {'whole':>5} {'vs own args':>12}")
+              f"{'bare same':>11} {'min-max':>11} {'own args':>11} {'bare same':>11} {'whole':>5} {'vs own args':>12} "
+              f"{'s':>5}")
         for label, src in cases:
             info = transcode.probe(src)
             reserved = transcode.moov_reservation(info) is not None
             # one round = every measurement once, back to back, so that the bare commands and the
-            # pipeline see the same load from the neighbours; the median round value is printed
+            # pipeline see the same load from the neighbours (this VM's neighbours come and go: a
+            # round where they slowed one side shows as an outlier in min-max and the steal column)
             rounds = []
+            steal0 = _steal()
             for _ in range(args.repeat):
                 bare = timed(lambda: bare_web_copy(info, root), 1, (src,))
                 # the command make_access runs; for a video transcode it is the bare web copy: not timed twice
@@ -215,16 +260,26 @@ def main() -> None:
                 own = timed(lambda: bare_same_outputs(info, root, own=True), 1, (src,)) if reserved else same
                 step = timed(lambda: transcode.make_access(info, root / "step"), 1, (src,))
                 intake, job = whole_pipeline(src, root)
-                rounds.append((bare, own_args, same, own, step, intake, job,
-                               (intake[0] + job[0], intake[1] + job[1])))
-            bare, own_args, same, own, step, intake, job, whole = (
-                tuple(statistics.median(r[i][k] for r in rounds) for k in (0, 1)) for i in range(8))
+                rounds.append({"bare": bare, "own_args": own_args, "same": same, "own": own, "step": step,
+                               "intake": intake, "job": job, "whole": (intake[0] + job[0], intake[1] + job[1])})
+            steal = (_steal() - steal0) / args.repeat
+
+            def med(key: str) -> tuple[float, float]:
+                return tuple(statistics.median(r[key][k] for r in rounds) for k in (0, 1))
+
+            def ratio(top: str, bottom: str) -> str:
+                wall, cpu = (statistics.median(r[top][k] / r[bottom][k] for r in rounds) for k in (0, 1))
+                return f"{wall:4.2f}x/{cpu:4.2f}x"
+
+            target = [r["job"][0] / r["same"][0] for r in rounds]
+            bare, same, intake, job, whole = (med(k) for k in ("bare", "same", "intake", "job", "whole"))
             print(f"{label:28} {bare[0]:5.2f}/{bare[1]:5.2f} {same[0]:5.2f}/{same[1]:5.2f} "
                   f"{intake[0]:5.2f}/{intake[1]:5.2f} {job[0]:5.2f}/{job[1]:5.2f} "
-                  f"{job[0] / same[0]:4.2f}x/{job[1] / same[1]:4.2f}x {job[0] / own[0]:4.2f}x/{job[1] / own[1]:4.2f}x "
-                  f"{whole[0] / same[0]:4.2f}x/{whole[1] / same[1]:4.2f}x "
-                  f"{info.duration / whole[0]:5.0f} {step[0] / own_args[0]:4.2f}x/{step[1] / own_args[1]:4.2f}x")
-        print("bare same outs = the bare ffmpeg commands for every output the job makes, by hand, one after the other "
+                  f"{ratio('job', 'same')} {min(target):4.2f}-{max(target):4.2f}x {ratio('job', 'own')} "
+                  f"{ratio('whole', 'same')} {info.duration / whole[0]:5.0f} {ratio('step', 'own_args')} "
+                  f"{steal:5.2f}")
+        print("steal = CPU seconds the hypervisor gave to other machines during a round (from /proc/stat); "
+              "bare same outs = the bare ffmpeg commands for every output the job makes, by hand, one after the other "
               "(web copy with +faststart); own args = the same with the pipeline's own web-copy arguments (a video "
               "stream copy reserves the index's room up front instead of +faststart's second pass); intake = storing "
               "the original (copy + SHA-256 + fsync), probe, truncation check, rows; job = the av job + indexing, "
