@@ -6,9 +6,9 @@ For each recording it times (wall-clock / CPU seconds, CPU including the ffmpeg/
   (same codecs and settings as the pipeline, index in front with ``-movflags +faststart``, no
   progress reporting, no waveform);
 * **bare ffmpeg, same outputs** — by hand, one after the other, the bare ffmpeg commands that make
-  the SAME outputs as the pipeline: web copy + waveform (audio, one command,
-  :func:`ingest.av.transcode.access_args`), or web copy + poster + strip (video,
-  ``access_args`` then ``stills_args``). Like the pipeline's job, it starts with the recording
+  the SAME outputs as the pipeline: web copy + waveform (audio, one command making both, so the
+  sound is decoded once: ``access_args`` + ``waveform_args``), or web copy + poster + strip
+  (video, ``access_args`` then ``stills_args``). Like the pipeline's job, it starts with the recording
   already on disk;
 * **own args by hand** — the same, but with the pipeline's own web-copy arguments: for a video
   stream copy the pipeline reserves room for the index up front (``-moov_size``, see
@@ -144,25 +144,23 @@ def _ffmpeg(args: list[str]) -> None:
     subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", *args], check=True)
 
 
-def bare_web_copy(info: transcode.MediaInfo, root: Path) -> None:
-    """The web copy only, as by hand: same codecs/options, +faststart, no waveform, no -progress."""
-    _ffmpeg(transcode.access_args(info, root / ("bare" + (".mp4" if info.is_video else ".m4a")))[0])
-
-
-def bare_same_args(info: transcode.MediaInfo, root: Path, own: bool = False) -> None:
-    """The web copy (with the waveform output for audio), without -progress; ``own``: with the
-    pipeline's index reservation instead of +faststart, i.e. the command make_access runs."""
-    wave = None if info.is_video else root / "bare-waveform.png"
+def bare_web_copy(info: transcode.MediaInfo, root: Path, own: bool = False) -> None:
+    """The web copy only, as by hand: same codecs/options, +faststart, no waveform, no -progress;
+    ``own``: with the pipeline's index reservation instead of +faststart (the command
+    make_access runs)."""
     reserve = transcode.moov_reservation(info) if own else None
-    _ffmpeg(transcode.access_args(info, root / ("bare" + (".mp4" if info.is_video else ".m4a")), wave,
+    _ffmpeg(transcode.access_args(info, root / ("bare" + (".mp4" if info.is_video else ".m4a")),
                                   moov_size=reserve)[0])
 
 
 def bare_same_outputs(info: transcode.MediaInfo, root: Path, own: bool = False) -> None:
-    """Every output the pipeline makes, by hand, one command after the other."""
-    bare_same_args(info, root, own)
+    """Every output the pipeline makes, by hand, one command after the other (audio: one command
+    making the web copy and the waveform, so the sound is read and decoded once)."""
     if info.is_video:
+        bare_web_copy(info, root, own)
         _ffmpeg(transcode.stills_args(info, root / "bare-poster.jpg", root / "bare-strip.jpg"))
+    else:
+        _ffmpeg(transcode.access_args(info, root / "bare.m4a")[0] + transcode.waveform_args(root / "bare-waveform.png"))
 
 
 def loop_to(src: Path, dest: Path, minutes: float) -> Path:
@@ -253,9 +251,8 @@ def main() -> None:
             steal0 = _steal()
             for _ in range(args.repeat):
                 bare = timed(lambda: bare_web_copy(info, root), 1, (src,))
-                # the command make_access runs; for a video transcode it is the bare web copy: not timed twice
-                own_args = (timed(lambda: bare_same_args(info, root, own=True), 1, (src,))
-                            if reserved or not info.is_video else bare)
+                # the command make_access runs; unless the index is reserved it is the bare web copy
+                own_args = timed(lambda: bare_web_copy(info, root, own=True), 1, (src,)) if reserved else bare
                 same = timed(lambda: bare_same_outputs(info, root), 1, (src,))
                 own = timed(lambda: bare_same_outputs(info, root, own=True), 1, (src,)) if reserved else same
                 step = timed(lambda: transcode.make_access(info, root / "step"), 1, (src,))

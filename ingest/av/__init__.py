@@ -23,7 +23,7 @@ from sqlalchemy import select
 
 from config import HeritageError, InvalidInput, NotFound
 from ingest.av import transcripts as tx
-from ingest.av.transcode import MediaInfo, make_access, make_poster, make_stills, make_strip
+from ingest.av.transcode import MediaInfo, make_access, make_poster, make_stills, make_strip, make_waveform
 from ingest.av.transcode import probe as _probe
 from ingest.worker import JobCancelled, JobContext, handler
 from repository import Repository, UnitOfWork
@@ -233,21 +233,24 @@ def _derive(ctx: JobContext, item_id: int, src: Path, filename: str, done_roles:
     workdir = Path(tempfile.mkdtemp(prefix="av-", dir=repo.settings.cache_dir))
     storing: list[tuple[Any, Future]] = []  # (derivative, its put into the store)
     try:
-        # two helper threads beside the web copy's ffmpeg: the poster and strip read the original,
-        # not the web copy, so their ffmpeg run goes at the same time; each derivative is hashed,
-        # fsynced and moved into the store as soon as it exists (hashlib and fsync release the GIL)
+        # two helper threads beside the web copy's ffmpeg: the poster and strip (video) or the
+        # waveform (audio) are made from the original, not the web copy, so their ffmpeg run goes
+        # at the same time; each derivative is hashed, fsynced and moved into the store as soon as
+        # it exists (hashlib and fsync release the GIL)
         with ThreadPoolExecutor(2, thread_name_prefix="av-job") as pool:
             stills: Future | None = None
             try:
                 if info.is_video and not {"poster", "strip"} <= done_roles:
                     stills = pool.submit(_make_stills, info, workdir, done_roles)
+                elif not info.is_video and "waveform" not in done_roles:
+                    stills = pool.submit(lambda: [make_waveform(info, workdir)])
                 if "access" not in done_roles:
                     for d in make_access(info, workdir,
                                          on_progress=lambda sec: ctx.progress(round(sec, 1), total,
                                                                               f"transcoding {filename}")):
                         storing.append((d, pool.submit(repo.store.put_file, d.path, move=True)))
                 if stills is not None:
-                    ctx.progress(total, total, "poster and thumbnail strip")
+                    ctx.progress(total, total, "poster and thumbnail strip" if info.is_video else "waveform")
                     storing += [(d, pool.submit(repo.store.put_file, d.path, move=True)) for d in stills.result()]
                 stored = [(d, fut.result()) for d, fut in storing]
             except BaseException:

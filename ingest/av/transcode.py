@@ -3,8 +3,11 @@
 * :func:`probe` — ffprobe through ffmpeg-python, summarised as :class:`MediaInfo`.
 * :func:`make_access` — the web copy: video → MP4 (H.264 + AAC, index first: ``+faststart``, or
   for a stream copy room reserved up front, see :func:`moov_reservation`), audio → M4A (AAC).
-  Input that is already web-compatible is **stream-copied** (no re-encode). For audio the
-  waveform PNG (``showwavespic``) comes out of the same ffmpeg run, so the file is read once.
+  Input that is already web-compatible is **stream-copied** (no re-encode).
+* :func:`make_waveform` — the waveform PNG of a recording (``showwavespic``). The job runs it as a
+  second ffmpeg process at the same time as the web copy: drawing the waveform decodes all the
+  sound, which for a stream copy is most of the work, and two processes on two cores finish
+  sooner than one run making both outputs (1.70 s against 1.94 s for a 30-minute M4A).
 * :func:`make_stills` — the poster frame and the thumbnail strip of a video in one ffmpeg run that
   only decodes a few frames (fast input seeking), so its cost does not grow with the length;
   :func:`make_poster` and :func:`make_strip` are the slower fallback that reads the whole file.
@@ -348,9 +351,8 @@ def moov_reservation(info: MediaInfo) -> int | None:
     return MOOV_FIXED_BYTES + MOOV_BYTES_PER_SAMPLE * samples
 
 
-def access_args(info: MediaInfo, dest: Path, waveform: Path | None = None, *,
-                moov_size: int | None = None) -> tuple[list[str], bool]:
-    """The ffmpeg arguments for the web copy (and the audio waveform); returns (args, stream_copied).
+def access_args(info: MediaInfo, dest: Path, *, moov_size: int | None = None) -> tuple[list[str], bool]:
+    """The ffmpeg arguments for the web copy; returns (args, stream_copied).
 
     ``moov_size`` reserves that many bytes at the front for the index instead of ``+faststart``
     (see :func:`moov_reservation`; both put the index before the media data)."""
@@ -372,15 +374,30 @@ def access_args(info: MediaInfo, dest: Path, waveform: Path | None = None, *,
         args += ["-map", "0:a:0", "-vn"]
         args += ["-c:a", "copy"] if copy else ["-c:a", "aac", "-b:a", "128k", *_rate_args(info)]
         args += ["-movflags", "+faststart", "-f", "ipod", str(dest)]
-        if waveform is not None:
-            args += ["-filter_complex",
-                     "[0:a:0]aformat=channel_layouts=mono,showwavespic=s=1200x200:colors=#2f5d7c[w]",
-                     "-map", "[w]", "-frames:v", "1", str(waveform)]
     return args, copy
 
 
+WAVEFORM_SIZE = (1200, 200)
+
+
+def waveform_args(dest: Path) -> list[str]:
+    """ffmpeg output arguments drawing input 0's first audio stream as a PNG waveform (mono)."""
+    w, h = WAVEFORM_SIZE
+    return ["-filter_complex", f"[0:a:0]aformat=channel_layouts=mono,showwavespic=s={w}x{h}:colors=#2f5d7c[w]",
+            "-map", "[w]", "-frames:v", "1", str(dest)]
+
+
+def make_waveform(info: MediaInfo, workdir: Path) -> Derivative:
+    """The waveform image (role ``waveform``) of a sound recording."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    dest = workdir / "waveform.png"
+    run_ffmpeg(["-i", str(info.path), *waveform_args(dest)], total=info.duration,
+               what=f"drawing the waveform of {info.path.name}")
+    return Derivative(dest, "image/png", "waveform", {"filter": "showwavespic"}, *WAVEFORM_SIZE)
+
+
 def make_access(info: MediaInfo, workdir: Path, on_progress: ProgressFn | None = None) -> list[Derivative]:
-    """Make the web copy (role ``access``) and, for audio, the waveform (role ``waveform``).
+    """Make the web copy (role ``access``).
 
     The web copy is not probed again (see the module docstring): :func:`access_facts` says what
     it holds.
@@ -388,14 +405,12 @@ def make_access(info: MediaInfo, workdir: Path, on_progress: ProgressFn | None =
     workdir.mkdir(parents=True, exist_ok=True)
     if info.is_video:
         dest, mime = workdir / "access.mp4", "video/mp4"
-        wave_png = None
     else:
         dest, mime = workdir / "access.m4a", "audio/mp4"
-        wave_png = workdir / "waveform.png"
     reserve = moov_reservation(info)
     started = time.monotonic()
     what = f"making the web copy of {info.path.name}"
-    args, copied = access_args(info, dest, wave_png, moov_size=reserve)
+    args, copied = access_args(info, dest, moov_size=reserve)
     try:
         written = run_ffmpeg(args, total=info.duration, on_progress=on_progress, what=what)
     except FfmpegFailed as exc:
@@ -404,7 +419,7 @@ def make_access(info: MediaInfo, workdir: Path, on_progress: ProgressFn | None =
         log.info("the room reserved for the index of %s was too small; making the web copy again with "
                  "+faststart", info.path.name)
         reserve = None
-        args, copied = access_args(info, dest, wave_png)
+        args, copied = access_args(info, dest)
         written = run_ffmpeg(args, total=info.duration, on_progress=on_progress, what=what)
     seconds = time.monotonic() - started
     out = access_facts(info, dest, copied, written)
@@ -412,11 +427,8 @@ def make_access(info: MediaInfo, workdir: Path, on_progress: ProgressFn | None =
             "seconds": round(seconds, 3),
             "realtime_factor": round(info.duration / seconds, 1) if seconds > 0 else None,
             "source": info.summary()}
-    result = [Derivative(dest, mime, "access", tech, width=(out.get("video") or {}).get("width"),
-                         height=(out.get("video") or {}).get("height"), duration=out.get("duration"))]
-    if wave_png is not None:
-        result.append(Derivative(wave_png, "image/png", "waveform", {"filter": "showwavespic"}, 1200, 200))
-    return result
+    return [Derivative(dest, mime, "access", tech, width=(out.get("video") or {}).get("width"),
+                       height=(out.get("video") or {}).get("height"), duration=out.get("duration"))]
 
 
 def access_facts(info: MediaInfo, dest: Path, copied: bool, written: float | None) -> dict[str, Any]:
