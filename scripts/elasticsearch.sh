@@ -105,14 +105,17 @@ start() {
   home="$(install_dist)"
   java="$(find_java17)"
   ensure_user
-  mkdir -p "$NODE/data" "$NODE/logs" "$NODE/config"
+  # the JVM's temporary directory inside the node's folder (by default each start leaves a
+  # /tmp/elasticsearch-<random> behind); emptied at every start
+  rm -rf "$NODE/tmp"
+  mkdir -p "$NODE/data" "$NODE/logs" "$NODE/config" "$NODE/tmp"
   cp -n "$home"/config/* "$NODE/config/" 2>/dev/null || true
   if [ "$(id -u)" = 0 ]; then
     mkdir -p "$(dirname "$CACHE")" && chmod 755 "$(dirname "$CACHE")" "$CACHE"
     chown -R "$RUN_USER" "$NODE" "$home"
   fi
   rm -f "$NODE/pid"
-  as_user env ES_JAVA_HOME="$java" ES_PATH_CONF="$NODE/config" ES_JAVA_OPTS="-Xms512m -Xmx512m" \
+  as_user env ES_JAVA_HOME="$java" ES_PATH_CONF="$NODE/config" ES_TMPDIR="$NODE/tmp" ES_JAVA_OPTS="-Xms512m -Xmx512m" \
     "$home/bin/elasticsearch" -d -p "$NODE/pid" \
     -E cluster.name="heritage-$PORT" -E node.name="heritage-$PORT" \
     -E discovery.type=single-node -E network.host=127.0.0.1 \
