@@ -17,6 +17,7 @@ Here rather than in ``web``: imports run ``web → ingest → repository``, and 
 """
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import logging
@@ -24,7 +25,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterator
 
 if TYPE_CHECKING:
     from repository import Repository
@@ -68,16 +69,16 @@ def build_pyramid(source: Path, target: Path) -> Path:
     return target
 
 
-def ensure_pyramid(cache_dir: Path, source: Path, sha256: str) -> Path:
-    """Build (once, under a file lock shared by every process) the pyramid of ``source``."""
+def ensure_pyramid(cache_dir: Path, source: Path, sha256: str, *, rebuild: bool = False) -> Path:
+    """Build (once, under a file lock shared by every process) the pyramid of ``source``;
+    ``rebuild`` builds it again even if it exists (readers keep the old file until the rename)."""
     target = pyramid_path(cache_dir, sha256)
-    if target.is_file():
+    if target.is_file() and not rebuild:
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    with open(target.with_suffix(".lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if target.is_file():
-            return target
+    with _build_lock(target):
+        if target.is_file() and not rebuild:
+            return target  # another process built it while this one waited
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".tif", dir=target.parent)
         os.close(fd)
         try:
@@ -86,6 +87,31 @@ def ensure_pyramid(cache_dir: Path, source: Path, sha256: str) -> Path:
         finally:
             Path(tmp).unlink(missing_ok=True)
     return target
+
+
+@contextlib.contextmanager
+def _build_lock(target: Path) -> Iterator[None]:
+    """An exclusive ``flock`` on ``<target>.lock``, removed again by its holder.
+
+    The usual pattern for lock files that do not pile up (one per big page otherwise): a waiter
+    that gets the lock on a file its previous holder has meanwhile unlinked (the path now missing
+    or naming a newer file) has locked nothing anyone else will see, so it opens the path again.
+    """
+    path = target.with_suffix(".lock")
+    while True:
+        with open(path, "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                current = os.stat(path).st_ino == os.fstat(lock.fileno()).st_ino
+            except FileNotFoundError:
+                current = False
+            if not current:
+                continue
+            try:
+                yield
+                return
+            finally:
+                path.unlink(missing_ok=True)  # still holding the lock: the next holder re-opens
 
 
 def install_pyramid(cache_dir: Path, built: Path, sha256: str) -> bool:

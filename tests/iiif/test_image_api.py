@@ -301,6 +301,12 @@ def test_iiif_warm_builds_pyramids(builder, cli, settings):
     assert len(list((settings.cache_dir / "pyramids").rglob("*.tif"))) == 1
     again = cli("iiif-warm")
     assert "pyramids built: 0" in again.out
+    (pyramid,) = (settings.cache_dir / "pyramids").rglob("*.tif")
+    pyramid.write_bytes(b"damaged")  # e.g. a disk error: --force builds it again
+    forced = cli("iiif-warm", "--force", str(built.item_id))
+    assert forced.code == 0 and "pyramids built: 1" in forced.out
+    assert pyramid.read_bytes()[:4] in (b"II+\x00", b"MM\x00+")  # a BigTIFF again
+    assert not list((settings.cache_dir / "pyramids").rglob("*.lock"))  # no lock files left behind
     bad = cli("iiif-warm", "abc")
     assert bad.code != 0 and bad.err.strip()
 

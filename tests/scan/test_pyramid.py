@@ -31,8 +31,7 @@ def page_images(repo, item_id: int) -> list[tuple[int, str, str]]:
 
 
 def pyramid_files(settings) -> list[Path]:
-    """Pyramids and half-written ones (``.tmp-*.tif``); not the empty ``.lock`` files that
-    :func:`ensure_pyramid` keeps to serialise builds across processes."""
+    """Pyramids and half-written ones (``.tmp-*.tif``)."""
     root = settings.cache_dir / "pyramids"
     return sorted(root.rglob("*.tif")) if root.is_dir() else []
 
@@ -92,3 +91,40 @@ def test_failed_ingest_leaves_no_pyramid_and_the_retry_builds_them(repo, setting
     shas = [sha for _, _, sha in page_images(repo, item_id)]
     assert len(shas) == 2
     assert pyramid_files(settings) == sorted(pyramid_path(settings.cache_dir, s) for s in shas)
+
+
+def test_concurrent_requests_build_a_pyramid_once_and_leave_no_lock_file(tmp_path, monkeypatch):
+    """Eight threads ask for the same missing pyramid at once (as concurrent tile requests do):
+    one builds it, the others wait and use it; the lock file goes with its last holder."""
+    import threading
+
+    from ingest.scan import pyramid
+
+    source = big_page(tmp_path / "scan.png", seed=7)
+    builds = []
+    real_build = pyramid.build_pyramid
+
+    def counting_build(src, target):
+        builds.append(target)
+        return real_build(src, target)
+
+    monkeypatch.setattr(pyramid, "build_pyramid", counting_build)
+    cache, sha = tmp_path / "cache", "d" * 64
+    start = threading.Barrier(8)
+    results, errors = [], []
+
+    def ask():
+        try:
+            start.wait()
+            results.append(pyramid.ensure_pyramid(cache, source, sha))
+        except Exception as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=ask) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and len(builds) == 1
+    assert set(results) == {pyramid.pyramid_path(cache, sha)} and results[0].stat().st_size > 0
+    assert sorted(p.name for p in (cache / "pyramids").rglob("*")) == ["dd", f"{sha}.tif"]

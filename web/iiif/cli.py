@@ -1,6 +1,6 @@
-"""``heritage iiif-warm``: (re)build the image pyramids that are missing — those of items ingested
+"""``heritage iiif-warm``: build the image pyramids that are missing — those of items ingested
 before the scan job built them, or after the cache directory was cleared (big scans take seconds
-each on first request otherwise). The scan job builds them at ingest (:mod:`ingest.scan.pyramid`)."""
+each on first request otherwise); ``--force`` builds them all again. The scan job builds them at ingest (:mod:`ingest.scan.pyramid`)."""
 from __future__ import annotations
 
 from flask_babel import gettext as _
@@ -19,9 +19,11 @@ def register(cli: click.Group) -> None:
 
 @click.command("iiif-warm")
 @click.argument("item_ids", nargs=-1, type=int)
+@click.option("--force", is_flag=True,
+              help="Build the pyramids again even where they exist (e.g. one damaged on disk).")
 @pass_ctx
-def iiif_warm(ctx: CliContext, item_ids: tuple[int, ...]) -> None:
-    """Build IIIF pyramids for the page images of ITEM_IDS (default: every item)."""
+def iiif_warm(ctx: CliContext, item_ids: tuple[int, ...], force: bool) -> None:
+    """Build the missing IIIF pyramids for the page images of ITEM_IDS (default: every item)."""
     from ingest.scan.pyramid import ensure_pyramid, needs_pyramid, pyramid_path
 
     repo = ctx.repo
@@ -39,7 +41,7 @@ def iiif_warm(ctx: CliContext, item_ids: tuple[int, ...]) -> None:
         if not width or not height or not needs_pyramid(width, height):
             skipped += 1
             continue
-        if not pyramid_path(cache_dir, sha).is_file():
-            ensure_pyramid(cache_dir, repo.store.path(sha), sha)
+        if force or not pyramid_path(cache_dir, sha).is_file():
+            ensure_pyramid(cache_dir, repo.store.path(sha), sha, rebuild=force)
             built += 1
     click.echo(f"pyramids built: {built}; small images served directly: {skipped}; pages: {len(rows)}")
