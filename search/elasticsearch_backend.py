@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 from typing import Any, Callable, Iterable, Iterator
 
@@ -24,7 +25,7 @@ from elastic_transport import ConnectionError as TransportConnectionError
 from elastic_transport import ConnectionTimeout, TransportError
 from elasticsearch import ApiError, Elasticsearch, NotFoundError, helpers
 
-from config import Unavailable
+from config import TooLarge, Unavailable
 from search.backend import FACETS, BackendResult, SearchBackend, SearchRequest, SubHit
 from search.documents import TEXT_FIELDS, Document
 from search.query import And, MatchAll, Node, Not, Or, Text, YearRange
@@ -86,6 +87,24 @@ def compile_query(node: Node, prefix: str = "") -> dict[str, Any]:
     raise TypeError(node)
 
 
+#: bulk requests are cut at this many bytes (several small items go together, a big one alone)
+MAX_BULK_BYTES = 16 * 1024 * 1024
+_PRESSURE = re.compile(r"coordinating_and_primary_bytes=(\d+).*?coordinating_operation_bytes=(\d+), "
+                       r"max_coordinating_bytes=(\d+)")
+
+
+def _raise_if_too_big(exc: ApiError) -> None:
+    """A 429 is "try again later" — except when the request alone is over the node's indexing
+    memory limit (``indexing_pressure.memory.limit``, 10 % of the heap) with nothing else in
+    flight: it will never fit, so say so instead of retrying for ever."""
+    m = _PRESSURE.search(str(exc.body))
+    if m and int(m.group(1)) == 0 and int(m.group(2)) > int(m.group(3)):
+        size, limit = int(m.group(2)), int(m.group(3))
+        raise TooLarge(f"the item's search document ({size / 2**20:.1f} MB) is larger than Elasticsearch "
+                       f"takes in one request ({limit / 2**20:.1f} MB = indexing_pressure.memory.limit, "
+                       f"10 % of the node's heap); give the nodes more heap")
+
+
 class ElasticsearchBackend(SearchBackend):
     name = "elasticsearch"
 
@@ -113,6 +132,7 @@ class ElasticsearchBackend(SearchBackend):
             except ApiError as exc:
                 if exc.meta.status not in RETRY_STATUSES:
                     raise
+                _raise_if_too_big(exc)
                 reason = f"is overloaded or starting (HTTP {exc.meta.status})"
             except helpers.BulkIndexError:
                 raise
@@ -209,7 +229,7 @@ class ElasticsearchBackend(SearchBackend):
         self.ensure_index()
         docs = list(docs)
         self._call(lambda: helpers.bulk(self.client, self._actions(docs, self.alias), chunk_size=200,
-                                        refresh=True))
+                                        max_chunk_bytes=MAX_BULK_BYTES, refresh=True))
 
     def replace_items(self, item_ids: Iterable[int], docs: Iterable[Document]) -> None:
         """Index the items' new documents (each item is one document with its pages and segments
@@ -221,7 +241,8 @@ class ElasticsearchBackend(SearchBackend):
 
         def go():
             if docs:
-                helpers.bulk(self.client, self._actions(docs, self.alias), chunk_size=200)
+                helpers.bulk(self.client, self._actions(docs, self.alias), chunk_size=200,
+                             max_chunk_bytes=MAX_BULK_BYTES)
             if gone:  # an already missing document is fine (not_found): ignore those errors
                 helpers.bulk(self.client, ({"_op_type": "delete", "_index": self.alias, "_id": d} for d in gone),
                              chunk_size=1000, raise_on_error=False)
@@ -331,8 +352,13 @@ class ElasticsearchBackend(SearchBackend):
                     progress(1)
         try:
             for ok, info in helpers.streaming_bulk(self.client, actions(), chunk_size=100, raise_on_error=True,
-                                                   max_retries=self.retries, initial_backoff=self.backoff):
+                                                   max_chunk_bytes=MAX_BULK_BYTES, max_retries=self.retries,
+                                                   initial_backoff=self.backoff):
                 pass
+        except ApiError as exc:
+            if exc.meta.status in RETRY_STATUSES:
+                _raise_if_too_big(exc)  # one item too big for the nodes: say which limit
+            raise
         except (TransportConnectionError, ConnectionTimeout):
             raise Unavailable(f"Search is temporarily unavailable: Elasticsearch at {self.url} cannot be reached. "
                               "The old index is still in use; run the reindex again later.") from None
