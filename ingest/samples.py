@@ -218,16 +218,16 @@ def sample_page(kind: str, *, seed: int = 0, n_sentences: int = 6, width: int = 
                 font_size: int = 40) -> tuple[Image.Image, list[CharBox]]:
     """A scan-like test page of one of the kinds the OCR tests measure:
     'simp' (horizontal simplified), 'trad' (horizontal traditional), 'vert' (vertical traditional),
-    'mixed' (traditional with English lines). Returns the degraded image and the clean boxes."""
+    'vsimp' (vertical simplified), 'mixed' (traditional with English lines). Returns the degraded image and the clean boxes."""
     sents = cantonese_sentences(n_sentences, seed=seed)
     paras = ["".join(sents[i:i + 2]) for i in range(0, len(sents), 2)]
     if kind == "simp":
         img, boxes = render_text_page("\n".join(paras), script="simp", width=width, font_size=font_size)
     elif kind == "trad":
         img, boxes = render_text_page("\n".join(paras), script="trad", width=width, font_size=font_size)
-    elif kind == "vert":
-        img, boxes = render_text_page("\n".join(paras), script="trad", vertical=True, width=width * 3 // 4,
-                                      height=width, font_size=font_size)
+    elif kind in ("vert", "vsimp"):
+        img, boxes = render_text_page("\n".join(paras), script="trad" if kind == "vert" else "simp", vertical=True,
+                                      width=width * 3 // 4, height=width, font_size=font_size)
     elif kind == "mixed":
         eng = ["The Lingnan Heritage Repository keeps local documents.",
                "Canton Chamber of Commerce, Annual Report 1932.",

@@ -18,8 +18,12 @@ page type      right model     measured CER (10 pp)   threshold
 simplified     chi_sim         0.123 – 0.230          0.25
 traditional    chi_tra         0.079 – 0.207          0.22
 vertical       chi_tra_vert    0.189 – 0.333          0.35
+vert. simpl.   chi_sim_vert    0.198 – 0.358          0.38
 mixed + Eng.   chi_tra         0.037 – 0.069          0.09
 =============  ==============  =====================  =========
+
+(Vertical simplified, measured 2026-12-02 on seeds 1–10: the other script's vertical model
+0.364–0.474; ``auto`` chose chi_sim_vert on all 10.)
 
 For comparison on the same pages the wrong script costs ~2× (simplified page read by chi_tra
 0.21–0.40) and the wrong direction ≥ 0.91.
@@ -34,10 +38,12 @@ import pytest
 from ingest import ocr
 from ingest.samples import cer, page_text, sample_page
 
-THRESHOLDS = {"simp": 0.25, "trad": 0.22, "vert": 0.35, "mixed": 0.09}
-RIGHT_MODEL = {"simp": "chi_sim", "trad": "chi_tra", "vert": "chi_tra_vert", "mixed": "chi_tra"}
+THRESHOLDS = {"simp": 0.25, "trad": 0.22, "vert": 0.35, "vsimp": 0.38, "mixed": 0.09}
+RIGHT_MODEL = {"simp": "chi_sim", "trad": "chi_tra", "vert": "chi_tra_vert", "vsimp": "chi_sim_vert",
+               "mixed": "chi_tra"}
 CANDIDATES = {"simp": ("chi_sim", "chi_tra"), "trad": ("chi_tra", "chi_sim"),
-              "vert": ("chi_tra_vert", "chi_sim_vert"), "mixed": ("chi_tra", "chi_sim")}
+              "vert": ("chi_tra_vert", "chi_sim_vert"), "vsimp": ("chi_sim_vert", "chi_tra_vert"),
+              "mixed": ("chi_tra", "chi_sim")}
 SEED = 1
 
 
@@ -84,7 +90,7 @@ def test_auto_is_within_1_1_of_the_best_single_model(runs, kind):
 def test_direction_is_detected_from_the_layout(runs):
     for kind, r in runs.items():
         vertical, strength = ocr.detect_vertical(r["img"])
-        assert vertical == (kind == "vert"), kind
+        assert vertical == (kind in ("vert", "vsimp")), kind
         assert strength > 0.1, f"{kind}: ambiguous layout signal {strength:.2f}"
 
 
@@ -95,7 +101,10 @@ def _matched(boxes, words):
     return [(boxes[a + k], ocr_chars[b + k]) for a, b, size in sm.get_matching_blocks() for k in range(size)]
 
 
-@pytest.mark.parametrize("kind", list(THRESHOLDS))
+# not vertical simplified: there Tesseract's word boxes drift by a character cell once a column
+# holds a misread or dropped character (11 of 52 boxes on their character on the seed-1 page; the
+# text and the model choice are right) — a known gap, see docs/ocr.md
+@pytest.mark.parametrize("kind", ["simp", "trad", "vert", "mixed"])
 def test_word_boxes_land_on_the_rendered_characters(runs, kind):
     """One entry per Han character; its box centre lies inside the character's rendered box
     (± 4 px for the 0.4° rotation of the degraded page) for ≥ 80 % of the correctly read
@@ -133,7 +142,7 @@ def test_alto_and_hocr_carry_the_same_words(runs):
     assert ocr.parse_hocr(r["auto"].hocr) == words
 
 
-@pytest.mark.parametrize("kind", ["simp", "trad", "vert"])
+@pytest.mark.parametrize("kind", ["simp", "trad", "vert", "vsimp"])
 def test_auto_starting_with_simplified_still_picks_the_right_model(runs, kind, tmp_path):
     """In a mostly simplified item the pages are read with chi_sim first (one run when the page
     is clearly simplified); a traditional page must still come out traditional. Vertical pages
@@ -158,6 +167,8 @@ def test_glyph_vote_counts_only_cells_that_match_a_form(runs):
     """With the match floor the votes from the page's own model are (nearly) unanimous: measured
     on the 40 test pages, 0–2 wrong votes a page (before the floor a third of all votes were
     wrong, e.g. 102 vs 52 on a bench page)."""
+    # (vertical simplified: too few boxes on their glyph to vote, 1 vs 1 on the seed-1 page — its
+    # model is chosen by reading it with both scripts' models, see the auto tests)
     for kind, script in (("trad", "trad"), ("simp", "simp"), ("vert", "trad")):
         read = runs[kind]["reads"][RIGHT_MODEL[kind]]
         t, s = ocr.glyph_script_vote(runs[kind]["img"], read.words, script)
