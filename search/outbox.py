@@ -65,7 +65,7 @@ def _note_failure(repo: Repository, task_ids: list[int], reason: str) -> None:
                   .values(attempts=IndexTask.attempts + 1, last_error=reason[:2000]))
 
 
-def _one_by_one(repo: Repository, backend, tasks, docs) -> set[int]:
+def _one_by_one(repo: Repository, backend, tasks, docs, first_error: Exception) -> set[int]:
     """Index a refused batch item by item; returns the ids of the tasks still refused (kept,
     with the reason in ``last_error``). Raises :class:`Unavailable` if the backend goes away."""
     refused: set[int] = set()
@@ -74,6 +74,8 @@ def _one_by_one(repo: Repository, backend, tasks, docs) -> set[int]:
         by_item.setdefault(t.item_id, []).append(t)
     for item_id, item_tasks in by_item.items():
         try:
+            if len(by_item) == 1:  # the batch was this one item: it was just refused, do not send it again
+                raise first_error
             _replace(repo, backend, item_tasks, docs)
         except Unavailable:
             raise
@@ -111,11 +113,11 @@ def _drain(repo: Repository, batch: int, max_batches: int | None) -> int:
             _note_failure(repo, [t.id for t in tasks], str(exc))
             log.warning("search backend unavailable, %d index tasks kept: %s", len(tasks), exc)
             break
-        except Exception:
+        except Exception as exc:
             # refused: find the item(s) at fault one by one, so that one item the backend will not
             # take (e.g. a document too big for it) does not hold up everything queued after it
             try:
-                refused |= _one_by_one(repo, backend, tasks, docs)
+                refused |= _one_by_one(repo, backend, tasks, docs, exc)
             except Unavailable as exc:
                 log.warning("search backend unavailable: %s", exc)
                 break
